@@ -1,0 +1,131 @@
+-- tasker.transition_steps(step_uuids, event, payloads, metadata, now): the one writer of
+-- workflow_steps.state.
+--
+-- Guarantees:
+--   * locks the steps in step_uuid order;
+--   * every listed step has an allowed (state, event) move in tasker.step_state_transitions,
+--     otherwise nothing changes and SQLSTATE TK001 is raised (TK002 for an unknown step);
+--   * applies what the event means besides the state:
+--       claim / reclaim   attempts + 1, claimed_at = now
+--       reset             attempts = 0, results and error cleared
+--       -> enqueued       enqueued_at = now
+--       -> complete / resolved_manually   completed_at = now
+--       -> pending        ready_at = now when every parent is satisfied
+--       -> waiting_for_retry  next_retry_at = ready_at = payload.next_retry_at
+--     and leaves ready_at NULL in every other state, so the ready index holds only dispatchable steps;
+--   * p_payloads, when given, is aligned with p_step_uuids; each element may carry
+--     results, error, next_retry_at, dispatch_msg_id and metadata (merged into the history row);
+--   * appends one tasker.workflow_step_transitions row per step.
+-- Returns one row per step moved: (step_uuid, task_uuid, from_state, to_state, attempts).
+CREATE OR REPLACE FUNCTION tasker.transition_steps(
+    p_step_uuids uuid[],
+    p_event      text,
+    p_payloads   jsonb[] DEFAULT NULL,
+    p_metadata   jsonb DEFAULT NULL,
+    p_now        timestamptz DEFAULT NULL)
+RETURNS TABLE (step_uuid uuid, task_uuid uuid, from_state text, to_state text, attempts integer)
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now     timestamptz := coalesce(p_now, now());
+    v_missing uuid;
+    v_bad     record;
+BEGIN
+    IF p_payloads IS NOT NULL AND cardinality(p_payloads) <> cardinality(p_step_uuids) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('transition_steps: %s payloads for %s steps', cardinality(p_payloads), cardinality(p_step_uuids));
+    END IF;
+
+    PERFORM 1 FROM tasker.workflow_steps s
+     WHERE s.step_uuid = ANY (p_step_uuids)
+     ORDER BY s.step_uuid
+       FOR UPDATE;
+
+    SELECT u INTO v_missing
+      FROM unnest(p_step_uuids) AS u
+     WHERE NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.step_uuid = u)
+     LIMIT 1;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('workflow step %s not found', v_missing);
+    END IF;
+
+    SELECT s.step_uuid, s.name, s.state INTO v_bad
+      FROM tasker.workflow_steps s
+     WHERE s.step_uuid = ANY (p_step_uuids)
+       AND NOT EXISTS (SELECT 1 FROM tasker.step_state_transitions m
+                        WHERE m.from_state = s.state AND m.event = p_event)
+     ORDER BY s.step_uuid
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'TK001',
+            MESSAGE = format('step %s (%s) cannot take event ''%s'' in state ''%s''',
+                             v_bad.step_uuid, v_bad.name, p_event, v_bad.state),
+            HINT = coalesce('events allowed in state ''' || v_bad.state || ''': ' ||
+                     (SELECT string_agg(m.event, ', ' ORDER BY m.event)
+                        FROM tasker.step_state_transitions m WHERE m.from_state = v_bad.state),
+                     'state ''' || v_bad.state || ''' is final');
+    END IF;
+
+    RETURN QUERY
+    WITH input AS (
+        SELECT DISTINCT ON (i.step_uuid) i.step_uuid, coalesce(i.payload, '{}'::jsonb) AS payload
+          FROM unnest(p_step_uuids, p_payloads) AS i (step_uuid, payload)
+         ORDER BY i.step_uuid
+    ), old AS (
+        SELECT s.step_uuid, s.state, input.payload
+          FROM tasker.workflow_steps s
+          JOIN input ON input.step_uuid = s.step_uuid
+    ), moved AS (
+        UPDATE tasker.workflow_steps s
+           SET state = m.to_state,
+               updated_at = v_now,
+               attempts = CASE
+                   WHEN p_event IN ('claim', 'reclaim') THEN s.attempts + 1
+                   WHEN p_event = 'reset' THEN 0
+                   ELSE s.attempts END,
+               claimed_at = CASE WHEN p_event IN ('claim', 'reclaim') THEN v_now ELSE s.claimed_at END,
+               enqueued_at = CASE WHEN m.to_state = 'enqueued' THEN v_now ELSE s.enqueued_at END,
+               completed_at = CASE WHEN m.to_state IN ('complete', 'resolved_manually') THEN v_now END,
+               next_retry_at = CASE WHEN m.to_state = 'waiting_for_retry'
+                   THEN coalesce((old.payload ->> 'next_retry_at')::timestamptz, v_now) END,
+               ready_at = CASE
+                   WHEN m.to_state = 'waiting_for_retry'
+                       THEN coalesce((old.payload ->> 'next_retry_at')::timestamptz, v_now)
+                   WHEN m.to_state = 'pending' AND s.parents_pending = 0 THEN v_now
+                   END,
+               results = CASE
+                   WHEN old.payload ? 'results' THEN old.payload -> 'results'
+                   WHEN p_event = 'reset' THEN NULL
+                   ELSE s.results END,
+               last_error = CASE
+                   WHEN old.payload ? 'error' THEN old.payload -> 'error'
+                   ELSE s.last_error END,
+               dispatch_msg_id = CASE
+                   WHEN old.payload ? 'dispatch_msg_id' THEN (old.payload ->> 'dispatch_msg_id')::bigint
+                   ELSE s.dispatch_msg_id END
+          FROM old
+          JOIN tasker.step_state_transitions m ON m.from_state = old.state AND m.event = p_event
+         WHERE s.step_uuid = old.step_uuid
+        RETURNING s.step_uuid, s.task_uuid, old.state AS from_state, s.state AS to_state, s.attempts,
+                  old.payload
+    ), history AS (
+        INSERT INTO tasker.workflow_step_transitions
+               (step_uuid, task_uuid, from_state, to_state, event, attempt, metadata, created_at)
+        SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, p_event, moved.attempts,
+               CASE WHEN p_metadata IS NULL AND NOT (moved.payload ? 'metadata' OR moved.payload ? 'error')
+                    THEN NULL
+                    ELSE coalesce(p_metadata, '{}'::jsonb)
+                         || coalesce(moved.payload -> 'metadata', '{}'::jsonb)
+                         || CASE WHEN moved.payload ? 'error'
+                                 THEN jsonb_build_object('error', moved.payload -> 'error')
+                                 ELSE '{}'::jsonb END
+               END,
+               v_now
+          FROM moved
+    )
+    SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, moved.attempts FROM moved;
+END;
+$$;

@@ -1,0 +1,91 @@
+-- tasker._dispatch_steps(step_uuids, now): sends steps to their namespace queues. Internal.
+--
+-- Precondition: the caller holds the steps' row locks and every step is pending or
+-- waiting_for_retry with all parents satisfied.
+-- Guarantees, in the caller's transaction: each step moves to enqueued (history row written) and
+-- one message per step is sent with pgmq.send_batch to worker_<namespace>_queue, one batch per
+-- queue; tasks of those steps that were waiting or initializing move to steps_in_process (through
+-- enqueuing_steps); channel tasker_step_dispatched is notified once per queue with the queue name.
+-- Because the state change and the send commit together, a step is never dispatched twice and
+-- never lost.
+-- Returns (step_uuid, task_uuid, queue_name) per step sent.
+CREATE OR REPLACE FUNCTION tasker._dispatch_steps(p_step_uuids uuid[], p_now timestamptz DEFAULT NULL)
+RETURNS TABLE (step_uuid uuid, task_uuid uuid, queue_name text)
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now   timestamptz := coalesce(p_now, now());
+    v_queue record;
+    v_tasks uuid[];
+BEGIN
+    IF coalesce(cardinality(p_step_uuids), 0) = 0 THEN
+        RETURN;
+    END IF;
+
+    PERFORM 1 FROM tasker.transition_steps(p_step_uuids, 'enqueue', NULL, NULL, v_now);
+
+    FOR v_queue IN
+        SELECT n.queue_name,
+               array_agg(jsonb_build_object(
+                   'step_uuid', s.step_uuid,
+                   'task_uuid', s.task_uuid,
+                   'namespace', s.namespace,
+                   'step_name', s.name,
+                   'handler', s.handler,
+                   'attempt', s.attempts + 1) ORDER BY s.step_uuid) AS messages
+          FROM tasker.workflow_steps s
+          JOIN tasker.namespaces n ON n.name = s.namespace
+         WHERE s.step_uuid = ANY (p_step_uuids)
+         GROUP BY n.queue_name
+    LOOP
+        PERFORM pgmq.send_batch(v_queue.queue_name, v_queue.messages);
+        PERFORM pg_notify('tasker_step_dispatched', v_queue.queue_name);
+    END LOOP;
+
+    -- Tasks that were not already running move to steps_in_process.
+    SELECT array_agg(DISTINCT s.task_uuid) INTO v_tasks
+      FROM tasker.workflow_steps s
+      JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+     WHERE s.step_uuid = ANY (p_step_uuids)
+       AND t.state IN ('initializing', 'enqueuing_steps', 'waiting_for_retry', 'waiting_for_dependencies');
+    IF v_tasks IS NOT NULL THEN
+        PERFORM tasker._advance_tasks_to_in_process(v_tasks, v_now);
+    END IF;
+
+    RETURN QUERY
+    SELECT s.step_uuid, s.task_uuid, n.queue_name
+      FROM tasker.workflow_steps s
+      JOIN tasker.namespaces n ON n.name = s.namespace
+     WHERE s.step_uuid = ANY (p_step_uuids);
+END;
+$$;
+
+-- tasker._advance_tasks_to_in_process(task_uuids, now): moves tasks whose steps were just
+-- dispatched to steps_in_process along the machine's path (initializing or waiting_* ->
+-- enqueuing_steps -> steps_in_process). Tasks in any other state are left alone. Internal.
+CREATE OR REPLACE FUNCTION tasker._advance_tasks_to_in_process(p_task_uuids uuid[], p_now timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_ids uuid[];
+BEGIN
+    PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (p_task_uuids) ORDER BY t.task_uuid FOR UPDATE;
+
+    SELECT array_agg(t.task_uuid) INTO v_ids FROM tasker.tasks t
+     WHERE t.task_uuid = ANY (p_task_uuids)
+       AND t.state IN ('initializing', 'waiting_for_retry', 'waiting_for_dependencies');
+    IF v_ids IS NOT NULL THEN
+        PERFORM tasker.transition_tasks(v_ids, 'enqueue', NULL, p_now);
+    END IF;
+
+    SELECT array_agg(t.task_uuid) INTO v_ids FROM tasker.tasks t
+     WHERE t.task_uuid = ANY (p_task_uuids) AND t.state = 'enqueuing_steps';
+    IF v_ids IS NOT NULL THEN
+        PERFORM tasker.transition_tasks(v_ids, 'steps_enqueued', NULL, p_now);
+    END IF;
+END;
+$$;

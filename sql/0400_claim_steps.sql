@@ -1,0 +1,144 @@
+-- tasker.claim_steps(namespace, limit, visibility_timeout_seconds, worker, now): the worker's
+-- one call to get work.
+--
+-- Reads up to p_limit messages from worker_<namespace>_queue with pgmq.read (the messages stay
+-- invisible for p_vt_seconds) and, for each:
+--   * step enqueued                      -> claimed: in_progress, attempts + 1;
+--   * step in_progress, message redelivered (its previous holder let the visibility timeout
+--     pass: crashed or stuck)            -> re-claimed as a new attempt while attempts remain;
+--     when none remain, a permanent_error result is reported for it and the message is deleted;
+--   * step in any other state or gone    -> the message is stale and is deleted.
+-- Guarantees: a step is claimed by at most one caller at a time (pgmq.read skips locked
+-- messages and the step row is locked); the attempt number returned must be passed back to
+-- tasker.submit_step_result, which ignores results of superseded attempts.
+-- Returns, per claimed step, everything its handler needs: the task context, the step's inputs
+-- and a map of its parents' results by step name, plus the message id to heartbeat and ack with.
+-- Raises TK002 for an unknown namespace.
+CREATE OR REPLACE FUNCTION tasker.claim_steps(
+    p_namespace  text,
+    p_limit      integer DEFAULT 10,
+    p_vt_seconds integer DEFAULT 30,
+    p_worker     text DEFAULT NULL,
+    p_now        timestamptz DEFAULT NULL)
+RETURNS TABLE (
+    msg_id          bigint,
+    step_uuid       uuid,
+    task_uuid       uuid,
+    attempt         integer,
+    max_attempts    integer,
+    namespace       text,
+    task_name       text,
+    task_version    text,
+    step_name       text,
+    handler         text,
+    timeout_seconds integer,
+    context         jsonb,
+    inputs          jsonb,
+    parent_results  jsonb)
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now      timestamptz := coalesce(p_now, now());
+    v_queue    text;
+    v_claim    uuid[];
+    v_claim_p  jsonb[];
+    v_reclaim  uuid[];
+    v_reclaim_p jsonb[];
+    v_stale    bigint[];
+    v_exhausted record;
+    v_msgs     jsonb;
+    v_decided  jsonb;
+    v_meta     jsonb := CASE WHEN p_worker IS NULL THEN NULL ELSE jsonb_build_object('worker', p_worker) END;
+BEGIN
+    SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
+    IF v_queue IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
+    END IF;
+    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR p_vt_seconds < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'claim_steps: limit and visibility timeout must be at least 1';
+    END IF;
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'msg_id', m.msg_id,
+               'step_uuid', CASE WHEN m.message ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                 THEN m.message ->> 'step_uuid' END)), '[]'::jsonb)
+      INTO v_msgs
+      FROM pgmq.read(v_queue, p_vt_seconds, p_limit) m;
+    IF jsonb_array_length(v_msgs) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- Lock the steps in a fixed order before deciding.
+    PERFORM 1 FROM tasker.workflow_steps s
+     WHERE s.step_uuid IN (SELECT x.step_uuid FROM jsonb_to_recordset(v_msgs) AS x (msg_id bigint, step_uuid uuid))
+     ORDER BY s.step_uuid FOR UPDATE;
+
+    -- One decision per message: the first message of a step decides; any other is stale.
+    SELECT jsonb_agg(jsonb_build_object('msg_id', d.msg_id, 'step_uuid', d.step_uuid, 'action', d.action,
+                                        'attempts', d.attempts, 'task_uuid', d.task_uuid, 'name', d.name))
+      INTO v_decided
+      FROM (SELECT x.msg_id, s.step_uuid, s.attempts, s.task_uuid, s.name,
+                   CASE WHEN s.step_uuid IS NULL OR x.rn > 1 THEN 'stale'
+                        WHEN s.state = 'enqueued' THEN 'claim'
+                        WHEN s.state = 'in_progress' AND s.attempts < s.max_attempts THEN 'reclaim'
+                        WHEN s.state = 'in_progress' THEN 'exhausted'
+                        ELSE 'stale' END AS action
+              FROM (SELECT r.msg_id, r.step_uuid,
+                           row_number() OVER (PARTITION BY r.step_uuid ORDER BY r.msg_id) AS rn
+                      FROM jsonb_to_recordset(v_msgs) AS r (msg_id bigint, step_uuid uuid)) x
+              LEFT JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid) d;
+
+    SELECT array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.action = 'claim'),
+           array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id) ORDER BY d.step_uuid) FILTER (WHERE d.action = 'claim'),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.action = 'reclaim'),
+           array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id, 'metadata',
+                     jsonb_build_object('reason', 'visibility timeout expired; previous attempt presumed lost'))
+                     ORDER BY d.step_uuid) FILTER (WHERE d.action = 'reclaim'),
+           array_agg(d.msg_id) FILTER (WHERE d.action IN ('stale', 'exhausted'))
+      INTO v_claim, v_claim_p, v_reclaim, v_reclaim_p, v_stale
+      FROM jsonb_to_recordset(v_decided) AS d (msg_id bigint, step_uuid uuid, action text);
+
+    -- Lost attempts with none left: report a permanent failure through the result path.
+    FOR v_exhausted IN
+        SELECT d.step_uuid, d.task_uuid, d.attempts, d.name
+          FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text)
+         WHERE d.action = 'exhausted'
+    LOOP
+        PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
+            'step_uuid', v_exhausted.step_uuid,
+            'task_uuid', v_exhausted.task_uuid,
+            'attempt', v_exhausted.attempts,
+            'status', 'permanent_error',
+            'error', jsonb_build_object(
+                'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
+                                  v_exhausted.name, v_exhausted.attempts),
+                'class', 'VisibilityTimeout')));
+        PERFORM pg_notify('tasker_step_results', '');
+    END LOOP;
+
+    IF v_stale IS NOT NULL THEN
+        PERFORM pgmq.delete(v_queue, v_stale);
+    END IF;
+
+    IF v_claim IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_claim, 'claim', v_claim_p, v_meta, v_now);
+    END IF;
+    IF v_reclaim IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_reclaim, 'reclaim', v_reclaim_p, v_meta, v_now);
+    END IF;
+
+    RETURN QUERY
+    SELECT s.dispatch_msg_id, s.step_uuid, s.task_uuid, s.attempts, s.max_attempts, s.namespace,
+           t.name, t.version, s.name, s.handler, s.timeout_seconds, t.context, s.inputs,
+           coalesce((SELECT jsonb_object_agg(p.name, coalesce(p.results, 'null'::jsonb))
+                       FROM tasker.workflow_step_edges e
+                       JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
+                      WHERE e.to_step_uuid = s.step_uuid), '{}'::jsonb)
+      FROM tasker.workflow_steps s
+      JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+     WHERE s.step_uuid = ANY (coalesce(v_claim, '{}') || coalesce(v_reclaim, '{}'))
+     ORDER BY s.step_uuid;
+END;
+$$;

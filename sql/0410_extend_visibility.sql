@@ -1,0 +1,23 @@
+-- tasker.extend_visibility(namespace, msg_ids, vt_seconds): the worker heartbeat.
+--
+-- Pushes the visibility timeout of messages a worker holds p_vt_seconds into the future, so a
+-- long-running handler keeps its step. Returns the message ids that were extended (a missing id
+-- was already acked or deleted as stale). Raises TK002 for an unknown namespace.
+CREATE OR REPLACE FUNCTION tasker.extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer DEFAULT 30)
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_queue text;
+    v_id    bigint;
+BEGIN
+    SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
+    IF v_queue IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
+    END IF;
+    FOREACH v_id IN ARRAY coalesce(p_msg_ids, '{}') LOOP
+        RETURN QUERY SELECT r.msg_id FROM pgmq.set_vt(v_queue, v_id, p_vt_seconds) r;
+    END LOOP;
+END;
+$$;

@@ -1,0 +1,95 @@
+-- tasker.submit_step_results(results): the worker's one call to report outcomes (ack after execute).
+--
+-- p_results is a JSON array of objects:
+--   {"step_uuid": uuid, "attempt": int, "msg_id": bigint,
+--    "status": "success" | "retryable_error" | "permanent_error",
+--    "result": any JSON (success), "error": {"message": text, "class": text, ...} (failures),
+--    "retry_after_ms": int (optional hint for retryable errors), "worker": text (optional)}
+-- Guarantees, per element, in one transaction: when the step is still in_progress on that
+-- attempt, the result message is sent to the orchestration_step_results queue and the dispatch
+-- message msg_id is deleted from the namespace queue -- both or neither, so a worker that dies
+-- before this call leaves its message to be redelivered. A result for a superseded attempt or a
+-- step no longer in progress is not sent ("accepted" = false) and the message is left alone.
+-- Malformed input raises TK004 and nothing is sent. Notifies tasker_step_results.
+-- Returns (step_uuid, accepted) per element.
+CREATE OR REPLACE FUNCTION tasker.submit_step_results(p_results jsonb)
+RETURNS TABLE (step_uuid uuid, accepted boolean)
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_bad  jsonb;
+    v_row  record;
+    v_any  boolean := false;
+BEGIN
+    IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'submit_step_results expects a JSON array of results';
+    END IF;
+    SELECT e INTO v_bad FROM jsonb_array_elements(p_results) e
+     WHERE jsonb_typeof(e) <> 'object'
+        OR coalesce(e ->> 'step_uuid', '') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        OR coalesce(e ->> 'attempt', '') !~ '^[0-9]{1,9}$'
+        OR coalesce(e ->> 'msg_id', '') !~ '^[0-9]{1,18}$'
+        OR coalesce(e ->> 'status', '') NOT IN ('success', 'retryable_error', 'permanent_error')
+        OR (e ? 'retry_after_ms' AND jsonb_typeof(e -> 'retry_after_ms') <> 'null'
+            AND coalesce(e ->> 'retry_after_ms', '') !~ '^[0-9]{1,12}$')
+        OR (e ->> 'status' <> 'success' AND jsonb_typeof(e -> 'error') IS DISTINCT FROM 'object')
+     LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('invalid step result %s', left(v_bad::text, 500)),
+            HINT = 'each result needs step_uuid, attempt, msg_id, status (success, retryable_error, permanent_error) and, for failures, an error object';
+    END IF;
+
+    FOR v_row IN
+        SELECT (e ->> 'step_uuid')::uuid AS step_uuid, (e ->> 'attempt')::integer AS attempt,
+               (e ->> 'msg_id')::bigint AS msg_id, e AS body, s.state, s.attempts, s.task_uuid, n.queue_name
+          FROM jsonb_array_elements(p_results) e
+          LEFT JOIN tasker.workflow_steps s ON s.step_uuid = (e ->> 'step_uuid')::uuid
+          LEFT JOIN tasker.namespaces n ON n.name = s.namespace
+    LOOP
+        IF v_row.state = 'in_progress' AND v_row.attempts = v_row.attempt THEN
+            PERFORM pgmq.send('orchestration_step_results',
+                jsonb_build_object(
+                    'step_uuid', v_row.step_uuid,
+                    'task_uuid', v_row.task_uuid,
+                    'attempt', v_row.attempt,
+                    'status', v_row.body ->> 'status')
+                || (v_row.body - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id']));
+            PERFORM pgmq.delete(v_row.queue_name, v_row.msg_id);
+            v_any := true;
+            step_uuid := v_row.step_uuid; accepted := true;
+        ELSE
+            step_uuid := v_row.step_uuid; accepted := false;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+
+    IF v_any THEN
+        PERFORM pg_notify('tasker_step_results', '');
+    END IF;
+END;
+$$;
+
+-- tasker.submit_step_result(...): one result; see tasker.submit_step_results. Returns accepted.
+CREATE OR REPLACE FUNCTION tasker.submit_step_result(
+    p_step_uuid      uuid,
+    p_attempt        integer,
+    p_msg_id         bigint,
+    p_status         text,
+    p_result         jsonb DEFAULT NULL,
+    p_error          jsonb DEFAULT NULL,
+    p_retry_after_ms bigint DEFAULT NULL)
+RETURNS boolean
+LANGUAGE sql
+SET search_path = ''
+AS $$
+    SELECT r.accepted
+      FROM tasker.submit_step_results(jsonb_build_array(
+               jsonb_build_object('step_uuid', p_step_uuid, 'attempt', p_attempt, 'msg_id', p_msg_id, 'status', p_status)
+               || CASE WHEN p_result IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('result', p_result) END
+               || CASE WHEN p_error IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('error', p_error) END
+               || CASE WHEN p_retry_after_ms IS NULL THEN '{}'::jsonb
+                       ELSE jsonb_build_object('retry_after_ms', p_retry_after_ms) END)) r;
+$$;

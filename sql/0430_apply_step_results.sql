@@ -1,0 +1,169 @@
+-- tasker.apply_step_results(results, now): applies a batch of step results. The heart of the
+-- result processor; tasker.process_step_results feeds it from the results queue.
+--
+-- p_results is a JSON array of result messages (see tasker.submit_step_results). Per result,
+-- only when the step is in_progress on exactly that attempt (anything else -- a duplicate, a late
+-- result of a superseded attempt, a cancelled step, a malformed message -- is ignored, so applying
+-- the same batch twice changes nothing the second time):
+--   success                                  -> complete, results stored;
+--   retryable_error with attempts remaining  -> waiting_for_retry at now + tasker.retry_delay_ms(...);
+--   permanent_error, or attempts exhausted   -> error.
+-- Then, in the same transaction: every child of a completed step has its unfinished-parent
+-- counter decremented; children reaching zero are dispatched at once (tasker._dispatch_steps);
+-- tasks with a failure, a retry, or nothing left in flight are flagged for finalization
+-- (finalization_requested_at) and tasker_task_finalize is notified.
+-- Locks: result steps by step_uuid, then children by step_uuid, then tasks by task_uuid.
+-- Returns one row of counts.
+CREATE OR REPLACE FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamptz DEFAULT NULL)
+RETURNS TABLE (results integer, completed integer, retried integer, failed integer, ignored integer,
+               dispatched integer, tasks_flagged integer)
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now       timestamptz := coalesce(p_now, now());
+    v_parsed    jsonb;
+    v_ok        uuid[];
+    v_ok_p      jsonb[];
+    v_retry     uuid[];
+    v_retry_p   jsonb[];
+    v_fail      uuid[];
+    v_fail_p    jsonb[];
+    v_children  uuid[];
+    v_ready     uuid[];
+    v_tasks     uuid[];
+    v_flag      uuid[];
+    v_valid     integer;
+    v_dispatched integer := 0;
+BEGIN
+    IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' OR jsonb_array_length(p_results) = 0 THEN
+        RETURN QUERY SELECT coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(p_results) = 'array' THEN p_results END), 0),
+                            0, 0, 0, 0, 0, 0;
+        RETURN;
+    END IF;
+
+    -- Parse defensively: a malformed message must not poison the batch.
+    SELECT jsonb_agg(jsonb_build_object(
+               'ord', e.ordinality,
+               'step_uuid', CASE WHEN e.value ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                 THEN e.value ->> 'step_uuid' END,
+               'attempt', CASE WHEN e.value ->> 'attempt' ~ '^[0-9]{1,9}$' THEN (e.value ->> 'attempt')::integer END,
+               'status', e.value ->> 'status',
+               'result', e.value -> 'result',
+               'error', CASE WHEN jsonb_typeof(e.value -> 'error') = 'object' THEN e.value -> 'error'
+                             WHEN e.value ? 'error' THEN jsonb_build_object('message', e.value -> 'error') END,
+               'retry_after_ms', CASE WHEN e.value ->> 'retry_after_ms' ~ '^[0-9]{1,12}$'
+                                      THEN (e.value ->> 'retry_after_ms')::bigint END))
+      INTO v_parsed
+      FROM jsonb_array_elements(p_results) WITH ORDINALITY e
+     WHERE jsonb_typeof(e.value) = 'object';
+
+    PERFORM 1 FROM tasker.workflow_steps s
+     WHERE s.step_uuid IN (SELECT r.step_uuid FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS r (step_uuid uuid))
+     ORDER BY s.step_uuid FOR UPDATE;
+
+    WITH r AS (
+        SELECT DISTINCT ON (x.step_uuid) x.*, s.attempts, s.max_attempts, s.backoff, s.backoff_base_ms,
+               s.backoff_max_ms, s.name, s.task_uuid
+          FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
+                   ord bigint, step_uuid uuid, attempt integer, status text, result jsonb, error jsonb, retry_after_ms bigint)
+          JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid
+         WHERE s.state = 'in_progress'
+           AND s.attempts = x.attempt
+           AND x.status IN ('success', 'retryable_error', 'permanent_error')
+         ORDER BY x.step_uuid, x.ord
+    ), d AS (
+        SELECT r.*,
+               CASE WHEN r.status = 'success' THEN 'complete'
+                    WHEN r.status = 'retryable_error' AND r.attempts < r.max_attempts THEN 'retry'
+                    ELSE 'fail' END AS event,
+               coalesce(r.error, '{}'::jsonb) || jsonb_build_object('step', r.name, 'attempt', r.attempts, 'at', v_now)
+                   || CASE WHEN r.status = 'retryable_error' AND r.attempts >= r.max_attempts
+                           THEN jsonb_build_object('attempts_exhausted', true) ELSE '{}'::jsonb END AS err
+          FROM r
+    )
+    SELECT count(*)::integer,
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'complete'),
+           array_agg(jsonb_build_object('results', coalesce(d.result, 'null'::jsonb)) ORDER BY d.step_uuid)
+               FILTER (WHERE d.event = 'complete'),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'retry'),
+           array_agg(jsonb_build_object('error', d.err, 'next_retry_at',
+                         v_now + make_interval(secs => tasker.retry_delay_ms(d.backoff, d.backoff_base_ms, d.backoff_max_ms,
+                                                                             d.attempts, d.retry_after_ms) / 1000.0))
+                     ORDER BY d.step_uuid) FILTER (WHERE d.event = 'retry'),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'fail'),
+           array_agg(jsonb_build_object('error', d.err) ORDER BY d.step_uuid) FILTER (WHERE d.event = 'fail'),
+           array_agg(DISTINCT d.task_uuid)
+      INTO v_valid, v_ok, v_ok_p, v_retry, v_retry_p, v_fail, v_fail_p, v_tasks
+      FROM d;
+
+    IF v_ok IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_ok, 'complete', v_ok_p, NULL, v_now);
+    END IF;
+    IF v_retry IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_retry, 'retry', v_retry_p, NULL, v_now);
+    END IF;
+    IF v_fail IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_fail, 'fail', v_fail_p, NULL, v_now);
+    END IF;
+
+    -- Unblock children of completed steps; dispatch those whose last parent just finished.
+    IF v_ok IS NOT NULL THEN
+        SELECT array_agg(DISTINCT e.to_step_uuid) INTO v_children
+          FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ok);
+        IF v_children IS NOT NULL THEN
+            PERFORM 1 FROM tasker.workflow_steps c WHERE c.step_uuid = ANY (v_children) ORDER BY c.step_uuid FOR UPDATE;
+            WITH dec AS (
+                SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
+                  FROM tasker.workflow_step_edges e
+                 WHERE e.from_step_uuid = ANY (v_ok)
+                 GROUP BY e.to_step_uuid
+            ), upd AS (
+                UPDATE tasker.workflow_steps c
+                   SET parents_pending = c.parents_pending - dec.n,
+                       ready_at = CASE WHEN c.parents_pending - dec.n = 0 AND c.state = 'pending' THEN v_now ELSE c.ready_at END,
+                       updated_at = v_now
+                  FROM dec
+                 WHERE c.step_uuid = dec.step_uuid
+                RETURNING c.step_uuid, c.ready_at, c.state
+            )
+            SELECT array_agg(upd.step_uuid ORDER BY upd.step_uuid) INTO v_ready
+              FROM upd WHERE upd.ready_at IS NOT NULL AND upd.state = 'pending';
+            IF v_ready IS NOT NULL THEN
+                SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
+            END IF;
+        END IF;
+    END IF;
+
+    -- Flag tasks that need their state re-derived.
+    IF v_tasks IS NOT NULL THEN
+        PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks) ORDER BY t.task_uuid FOR UPDATE;
+        WITH flagged AS (
+            UPDATE tasker.tasks t
+               SET finalization_requested_at = coalesce(t.finalization_requested_at, v_now),
+                   last_error = coalesce(
+                       (SELECT s.last_error FROM tasker.workflow_steps s
+                         WHERE s.task_uuid = t.task_uuid
+                           AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}'))
+                         ORDER BY s.step_uuid LIMIT 1),
+                       t.last_error)
+             WHERE t.task_uuid = ANY (v_tasks)
+               AND (EXISTS (SELECT 1 FROM tasker.workflow_steps s
+                             WHERE s.task_uuid = t.task_uuid
+                               AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}')))
+                    OR NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
+                                    WHERE s.task_uuid = t.task_uuid AND s.state IN ('enqueued', 'in_progress')))
+            RETURNING t.task_uuid
+        )
+        SELECT array_agg(flagged.task_uuid) INTO v_flag FROM flagged;
+        IF v_flag IS NOT NULL THEN
+            PERFORM pg_notify('tasker_task_finalize', '');
+        END IF;
+    END IF;
+
+    RETURN QUERY SELECT jsonb_array_length(p_results), coalesce(cardinality(v_ok), 0), coalesce(cardinality(v_retry), 0),
+                        coalesce(cardinality(v_fail), 0), jsonb_array_length(p_results) - coalesce(v_valid, 0),
+                        v_dispatched, coalesce(cardinality(v_flag), 0);
+END;
+$$;

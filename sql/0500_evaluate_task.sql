@@ -1,0 +1,100 @@
+-- tasker._evaluate_task(task_uuid, now): derives a task's state from its steps' states and
+-- moves it there through the task state machine. Internal; the caller holds the task's lock.
+--
+-- The rule, first match wins:
+--   every step complete or resolved_manually                      -> complete
+--   a step in error, and something still in flight/ready/retrying -> blocked_by_failures
+--   a step in error, nothing else can progress                    -> error (+ a DLQ entry)
+--   a step enqueued or in_progress                                -> steps_in_process
+--   a step pending with all parents satisfied                     -> enqueuing_steps (+ tasker_steps_ready)
+--   a step waiting_for_retry                                      -> waiting_for_retry
+--   otherwise                                                     -> waiting_for_dependencies
+-- Path: <state> -evaluate-> evaluating_results -<event>-> target (from error: -retry-> instead,
+-- and the task's open DLQ entries are marked retried).
+-- Tasks in pending, initializing or a final state other than error are left alone, and a task
+-- already in its target state is not moved (no history row). Returns the task's state afterwards.
+CREATE OR REPLACE FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamptz DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_now    timestamptz := coalesce(p_now, now());
+    v_state  text;
+    v_target text;
+    v_event  text;
+    c        record;
+    v_reason text;
+BEGIN
+    SELECT t.state INTO v_state FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid;
+    IF v_state IS NULL OR v_state IN ('pending', 'initializing', 'complete', 'cancelled', 'resolved_manually') THEN
+        RETURN v_state;
+    END IF;
+
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE s.state IN ('complete', 'resolved_manually')) AS done,
+           count(*) FILTER (WHERE s.state IN ('enqueued', 'in_progress')) AS in_flight,
+           count(*) FILTER (WHERE s.state = 'error') AS failed,
+           count(*) FILTER (WHERE s.state = 'waiting_for_retry') AS retrying,
+           count(*) FILTER (WHERE s.state = 'pending' AND s.ready_at IS NOT NULL) AS ready
+      INTO c
+      FROM tasker.workflow_steps s
+     WHERE s.task_uuid = p_task_uuid;
+
+    IF c.done = c.total THEN
+        v_target := 'complete'; v_event := 'complete';
+    ELSIF c.failed > 0 AND c.in_flight + c.ready + c.retrying > 0 THEN
+        v_target := 'blocked_by_failures'; v_event := 'block';
+    ELSIF c.failed > 0 THEN
+        v_target := 'error'; v_event := 'fail';
+    ELSIF c.in_flight > 0 THEN
+        v_target := 'steps_in_process'; v_event := 'continue';
+    ELSIF c.ready > 0 THEN
+        v_target := 'enqueuing_steps'; v_event := 'enqueue';
+    ELSIF c.retrying > 0 THEN
+        v_target := 'waiting_for_retry'; v_event := 'wait_for_retry';
+    ELSE
+        v_target := 'waiting_for_dependencies'; v_event := 'wait_for_dependencies';
+    END IF;
+
+    IF v_target = v_state THEN
+        RETURN v_state;
+    END IF;
+
+    IF v_state = 'error' THEN
+        PERFORM tasker.transition_tasks(ARRAY[p_task_uuid], 'retry', NULL, v_now);
+        UPDATE tasker.dlq_entries d
+           SET resolution_status = 'retried', updated_at = v_now, resolved_at = v_now
+         WHERE d.task_uuid = p_task_uuid AND d.resolution_status IN ('pending', 'investigating');
+    ELSIF v_state <> 'evaluating_results' THEN
+        PERFORM tasker.transition_tasks(ARRAY[p_task_uuid], 'evaluate', NULL, v_now);
+    END IF;
+    PERFORM tasker.transition_tasks(ARRAY[p_task_uuid], v_event,
+        jsonb_build_object('steps_total', c.total, 'steps_done', c.done, 'steps_in_flight', c.in_flight,
+                           'steps_failed', c.failed, 'steps_retrying', c.retrying, 'steps_ready', c.ready),
+        v_now);
+
+    IF v_target = 'error' THEN
+        SELECT string_agg(format('step %s failed after %s attempt(s): %s', s.name, s.attempts,
+                                 coalesce(s.last_error ->> 'message', 'no message')), '; ' ORDER BY s.position)
+          INTO v_reason
+          FROM tasker.workflow_steps s
+         WHERE s.task_uuid = p_task_uuid AND s.state = 'error';
+        INSERT INTO tasker.dlq_entries (task_uuid, reason, task_state, snapshot, created_at, updated_at)
+        SELECT t.task_uuid, v_reason, t.state,
+               jsonb_build_object(
+                   'task', to_jsonb(t),
+                   'steps', (SELECT jsonb_agg(jsonb_build_object(
+                                 'step_uuid', s.step_uuid, 'name', s.name, 'handler', s.handler, 'state', s.state,
+                                 'attempts', s.attempts, 'max_attempts', s.max_attempts, 'results', s.results,
+                                 'last_error', s.last_error) ORDER BY s.position)
+                               FROM tasker.workflow_steps s WHERE s.task_uuid = t.task_uuid)),
+               v_now, v_now
+          FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid;
+        PERFORM pg_notify('tasker_dlq', p_task_uuid::text);
+    ELSIF v_target = 'enqueuing_steps' THEN
+        PERFORM pg_notify('tasker_steps_ready', '');
+    END IF;
+    RETURN v_target;
+END;
+$$;

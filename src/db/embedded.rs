@@ -1,0 +1,295 @@
+//! A PostgreSQL server started from the local binaries: the development default of
+//! `tasker-server` and the database of the test harness.
+//!
+//! It finds `initdb` and `pg_ctl` (on `PATH`, then under `/usr/lib/postgresql/*/bin`), creates a
+//! cluster in a directory if there is none, starts it on `127.0.0.1` and a free port with its unix
+//! socket inside the data directory, and stops it. PostgreSQL refuses to run as root, so when
+//! this process is root the server runs as the `postgres` OS user through `runuser` (present
+//! wherever util-linux is; `sudo` often is not). The server log is `<data_dir>/postgres.log`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Errors starting or stopping the embedded server. Each says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    /// No PostgreSQL server binaries were found.
+    #[error("PostgreSQL server binaries not found (looked for initdb and pg_ctl on PATH and in /usr/lib/postgresql/*/bin); install the postgresql package or set DATABASE_URL")]
+    BinariesNotFound,
+    /// A command failed; carries its output.
+    #[error("{command} failed: {output}")]
+    Command {
+        /// The command that failed.
+        command: String,
+        /// Its combined stdout/stderr, or the log tail.
+        output: String,
+    },
+    /// Filesystem or process error.
+    #[error("embedded PostgreSQL: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How to run the embedded server.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    /// Cluster directory; created with `initdb` when it holds no cluster.
+    pub data_dir: PathBuf,
+    /// TCP port on 127.0.0.1; `None` picks a free one.
+    pub port: Option<u16>,
+    /// Trade durability for speed (`fsync=off` etc.): for tests and benchmarks only.
+    pub ephemeral: bool,
+    /// Extra `-c name=value` server settings.
+    pub settings: Vec<(String, String)>,
+}
+
+impl EmbeddedOptions {
+    /// Options for a durable cluster in `data_dir` on a free port.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self { data_dir: data_dir.into(), port: None, ephemeral: false, settings: Vec::new() }
+    }
+}
+
+/// A running server started by [`EmbeddedPostgres::start`]. Stop it with [`EmbeddedPostgres::stop`];
+/// dropping it also stops it.
+#[derive(Debug)]
+pub struct EmbeddedPostgres {
+    bin_dir: PathBuf,
+    data_dir: PathBuf,
+    port: u16,
+    as_postgres_user: bool,
+    stopped: bool,
+}
+
+/// The OS user the server runs as when this process is root.
+const POSTGRES_USER: &str = "postgres";
+/// Superuser created by `initdb`.
+pub const SUPERUSER: &str = "postgres";
+
+impl EmbeddedPostgres {
+    /// Creates the cluster if needed and starts the server; returns once it accepts connections.
+    pub fn start(opts: &EmbeddedOptions) -> Result<Self, EmbeddedError> {
+        let bin_dir = find_bin_dir().ok_or(EmbeddedError::BinariesNotFound)?;
+        let as_postgres_user = is_root();
+        std::fs::create_dir_all(&opts.data_dir)?;
+        let data_dir = opts.data_dir.canonicalize()?;
+        if as_postgres_user {
+            // The cluster directory and every directory above it must be usable by `postgres`.
+            run(Command::new("chown").arg("-R").arg(format!("{POSTGRES_USER}:")).arg(&data_dir))?;
+            allow_traverse(&data_dir)?;
+        }
+        let mut this = Self { bin_dir, data_dir, port: 0, as_postgres_user, stopped: true };
+
+        if !this.data_dir.join("PG_VERSION").exists() {
+            let mut initdb = this.command("initdb");
+            initdb
+                .arg("-D")
+                .arg(&this.data_dir)
+                .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C"]);
+            if opts.ephemeral {
+                initdb.arg("--no-sync");
+            }
+            run(&mut initdb)?;
+        }
+
+        // A server left running by a previous process that died: stop it first.
+        if this.data_dir.join("postmaster.pid").exists() {
+            let _ = this.pg_ctl_stop("immediate");
+        }
+
+        let mut last_err = None;
+        for _ in 0..5 {
+            let port = match opts.port {
+                Some(p) => p,
+                None => free_port()?,
+            };
+            let mut server_opts = format!(
+                "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}' -c max_connections=200",
+                this.data_dir.display()
+            );
+            if opts.ephemeral {
+                server_opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+            }
+            for (k, v) in &opts.settings {
+                server_opts.push_str(&format!(" -c {k}={v}"));
+            }
+            let log = this.data_dir.join("postgres.log");
+            let mut pg_ctl = this.command("pg_ctl");
+            pg_ctl
+                .arg("start")
+                .arg("-D")
+                .arg(&this.data_dir)
+                .arg("-l")
+                .arg(&log)
+                .arg("-w")
+                .args(["-t", "60"])
+                .arg("-o")
+                .arg(server_opts);
+            match run(&mut pg_ctl) {
+                Ok(()) => {
+                    this.port = port;
+                    this.stopped = false;
+                    return Ok(this);
+                }
+                Err(e) => {
+                    let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail: String = tail.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+                    last_err = Some(EmbeddedError::Command { command: "pg_ctl start".into(), output: format!("{e}\n{tail}") });
+                    if opts.port.is_some() {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last_err.unwrap_or(EmbeddedError::BinariesNotFound))
+    }
+
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The cluster directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The directory holding `pg_ctl` and friends.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// A connection URL for `database` as the superuser.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Whether the server runs as the `postgres` OS user (this process is root).
+    pub fn runs_as_postgres_user(&self) -> bool {
+        self.as_postgres_user
+    }
+
+    /// Stops the server (fast shutdown: open transactions are rolled back). Idempotent.
+    pub fn stop(&mut self) -> Result<(), EmbeddedError> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        self.pg_ctl_stop("fast")
+    }
+
+    /// Leaves the server running after this value is dropped (the caller takes over stopping it).
+    pub fn detach(mut self) -> (PathBuf, u16) {
+        self.stopped = true;
+        (self.data_dir.clone(), self.port)
+    }
+
+    fn pg_ctl_stop(&self, mode: &str) -> Result<(), EmbeddedError> {
+        run(self.command("pg_ctl").arg("stop").arg("-D").arg(&self.data_dir).args(["-m", mode, "-w", "-t", "60"]))
+    }
+
+    /// A command for a PostgreSQL binary, run as `postgres` when this process is root, with no
+    /// inherited stdio (a server must not hold the caller's pipes open).
+    pub fn command(&self, program: &str) -> Command {
+        command_for(&self.bin_dir, program, self.as_postgres_user)
+    }
+}
+
+impl Drop for EmbeddedPostgres {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+fn command_for(bin_dir: &Path, program: &str, as_postgres_user: bool) -> Command {
+    let path = bin_dir.join(program);
+    let mut cmd = if as_postgres_user {
+        let mut c = Command::new("runuser");
+        c.args(["-u", POSTGRES_USER, "--"]).arg(path);
+        c
+    } else {
+        Command::new(path)
+    };
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.current_dir("/");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Result<(), EmbeddedError> {
+    let out = cmd.output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(EmbeddedError::Command {
+            command: format!("{cmd:?}"),
+            output: format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        })
+    }
+}
+
+/// Finds the directory holding `initdb` and `pg_ctl`: `PATH` first, then the newest
+/// `/usr/lib/postgresql/<version>/bin`.
+pub fn find_bin_dir() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
+                // Resolve symlinks so that pg_ctl finds its sibling `postgres`.
+                let real = dir.join("pg_ctl").canonicalize().ok()?;
+                return real.parent().map(Path::to_path_buf);
+            }
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            (bin.join("initdb").is_file() && bin.join("pg_ctl").is_file()).then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+fn is_root() -> bool {
+    // SAFETY-free check: `id -u` is everywhere; avoids a libc dependency.
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Makes every ancestor of `dir` traversable by other users (`o+x`), as `postgres` must reach it.
+fn allow_traverse(dir: &Path) -> Result<(), EmbeddedError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut cur = dir.parent();
+    while let Some(p) = cur {
+        if let Ok(meta) = std::fs::metadata(p) {
+            let mode = meta.permissions().mode();
+            if mode & 0o001 == 0 {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode | 0o001))?;
+            }
+        }
+        cur = p.parent();
+    }
+    Ok(())
+}
+
+fn free_port() -> Result<u16, EmbeddedError> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Waits until `port` on 127.0.0.1 accepts TCP connections or `timeout` passes.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}

@@ -1,0 +1,10 @@
+//! Database access: the connection pool, the migrator (`migrations/` then `sql/`), the embedded
+//! PostgreSQL used in development and tests, and the mapping of engine SQLSTATEs to errors.
+
+pub mod embedded;
+pub mod migrate;
+pub mod pool;
+
+pub use embedded::{EmbeddedOptions, EmbeddedPostgres};
+pub use migrate::{migrate, MigrationReport};
+pub use pool::{connect, PoolOptions};

@@ -1,0 +1,8 @@
+use tasker_orchestration::testing::test_db;
+
+#[tokio::test]
+async fn migrated_database_has_engine_schema() {
+    let db = test_db().await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tasker.task_states").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(n, 12);
+}
