@@ -13,13 +13,12 @@ fn main() {
         .collect();
     files.sort();
     let root = env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
-    let mut out = String::from("/// `sql/` files in apply order: (file name, contents).\npub const SQL_FILES: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// `sql/` files in apply order: (file name, contents).\npub const SQL_FILES: &[(&str, &str)] = &[\n",
+    );
     for f in &files {
         let name = f.file_name().and_then(|n| n.to_str()).expect("utf-8 file name");
-        out.push_str(&format!(
-            "    ({name:?}, include_str!({:?})),\n",
-            Path::new(&root).join(f).display().to_string()
-        ));
+        out.push_str(&format!("    ({name:?}, include_str!({:?})),\n", Path::new(&root).join(f).display().to_string()));
     }
     out.push_str("];\n");
     let dest = Path::new(&env::var("OUT_DIR").expect("OUT_DIR")).join("sql_files.rs");

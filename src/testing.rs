@@ -77,11 +77,17 @@ fn init() -> Result<Shared, String> {
         rt.block_on(async {
             let mut conn = PgConnection::connect(&admin).await.map_err(|e| format!("connect {admin}: {e}"))?;
             drop_stale_test_databases(&mut conn).await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {tpl}")).execute(&mut conn).await.map_err(|e| e.to_string())?;
-            sqlx::query(&format!("CREATE DATABASE {tpl}")).execute(&mut conn).await.map_err(|e| e.to_string())?;
-            let pool = db::connect(&url_with_database(&admin, &tpl), &PoolOptions { max_connections: 2, ..Default::default() })
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {tpl}"))
+                .execute(&mut conn)
                 .await
                 .map_err(|e| e.to_string())?;
+            sqlx::query(&format!("CREATE DATABASE {tpl}")).execute(&mut conn).await.map_err(|e| e.to_string())?;
+            let pool = db::connect(
+                &url_with_database(&admin, &tpl),
+                &PoolOptions { max_connections: 2, ..Default::default() },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             db::migrate(&pool).await.map_err(|e| e.to_string())?;
             pool.close().await;
             conn.close().await.map_err(|e| e.to_string())
@@ -101,7 +107,9 @@ async fn drop_stale_test_databases(conn: &mut PgConnection) {
             .unwrap_or_default();
     for name in names {
         let pid = name.rsplit('_').nth(if name.starts_with("tasker_test_tpl_") { 0 } else { 1 });
-        let alive = pid.and_then(|p| p.parse::<u32>().ok()).is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        let alive = pid
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
         if !alive {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut *conn).await;
         }

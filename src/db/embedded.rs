@@ -83,10 +83,13 @@ impl EmbeddedPostgres {
 
         if !this.data_dir.join("PG_VERSION").exists() {
             let mut initdb = this.command("initdb");
-            initdb
-                .arg("-D")
-                .arg(&this.data_dir)
-                .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C"]);
+            initdb.arg("-D").arg(&this.data_dir).args([
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ]);
             if opts.ephemeral {
                 initdb.arg("--no-sync");
             }
@@ -134,8 +137,17 @@ impl EmbeddedPostgres {
                 }
                 Err(e) => {
                     let tail = std::fs::read_to_string(&log).unwrap_or_default();
-                    let tail: String = tail.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-                    last_err = Some(EmbeddedError::Command { command: "pg_ctl start".into(), output: format!("{e}\n{tail}") });
+                    let tail: String = tail
+                        .lines()
+                        .rev()
+                        .take(10)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    last_err =
+                        Some(EmbeddedError::Command { command: "pg_ctl start".into(), output: format!("{e}\n{tail}") });
                     if opts.port.is_some() {
                         break;
                     }
@@ -255,11 +267,7 @@ pub fn find_bin_dir() -> Option<PathBuf> {
 
 fn is_root() -> bool {
     // SAFETY-free check: `id -u` is everywhere; avoids a libc dependency.
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
 /// Makes every ancestor of `dir` traversable by other users (`o+x`), as `postgres` must reach it.

@@ -73,9 +73,8 @@ pub async fn is_current(pool: &PgPool) -> Result<bool, sqlx::Error> {
         recorded.iter().any(|(n, c)| n == name && *c == sum)
     });
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let applied: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-        .fetch_one(pool)
-        .await?;
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success").fetch_one(pool).await?;
     Ok(files_current && applied.unwrap_or(0) >= latest)
 }
 
@@ -85,9 +84,7 @@ async fn install_pgmq(pool: &PgPool) -> Result<String, MigrateError> {
             .fetch_one(pool)
             .await?;
     let installed_as_extension: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgmq')")
-            .fetch_one(pool)
-            .await?;
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgmq')").fetch_one(pool).await?;
     if installed_as_extension {
         return Ok("extension".into());
     }
