@@ -2,7 +2,7 @@
 --
 -- Tables are private to the engine: callers use the functions and views in sql/.
 -- The current state of a task or step lives on its row; every change of it is appended to a
--- history table by the one transition function of its state machine (sql/0200_*, sql/0210_*).
+-- history table by the one transition function of its state machine (sql/0100_*, sql/0110_*).
 -- pgmq (schema pgmq) is installed before this migration runs (extension or embedded SQL).
 
 CREATE SCHEMA IF NOT EXISTS tasker;
@@ -48,7 +48,7 @@ INSERT INTO tasker.task_states (state, is_terminal, description) VALUES
     ('evaluating_results',       false, 'step results are being evaluated'),
     ('waiting_for_dependencies', false, 'nothing is running and nothing is ready; waiting on dependencies'),
     ('waiting_for_retry',        false, 'nothing is running; failed steps wait for their retry time'),
-    ('blocked_by_failures',      false, 'a step failed permanently; running steps are finishing'),
+    ('blocked_by_failures',      false, 'a step failed permanently; the other branches run to completion before the task ends in error'),
     ('complete',                 true,  'every step completed or was resolved'),
     ('error',                    true,  'a step failed permanently and nothing can progress; in the DLQ, retryable by an operator'),
     ('cancelled',                true,  'cancelled by an operator'),

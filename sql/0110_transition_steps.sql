@@ -7,7 +7,7 @@
 --     otherwise nothing changes and SQLSTATE TK001 is raised (TK002 for an unknown step);
 --   * applies what the event means besides the state:
 --       claim / reclaim   attempts + 1, claimed_at = now
---       reset             attempts = 0, results and error cleared
+--       reset             attempts = 0, results cleared (last_error is kept for reference)
 --       -> enqueued       enqueued_at = now
 --       -> complete / resolved_manually   completed_at = now
 --       -> pending        ready_at = now when every parent is satisfied

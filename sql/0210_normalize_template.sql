@@ -4,7 +4,8 @@
 -- Raises SQLSTATE TK003 with a message naming the template and the problem for: a missing or
 -- malformed namespace / name / version, no steps, a step without a name or handler, a duplicate
 -- step name, a dependency on an unknown step or on itself, a dependency cycle (the message lists
--- the steps on cycles), and out-of-range retry or timeout settings.
+-- the steps on cycles), out-of-range retry or timeout settings, and any unknown key (a typo such
+-- as "retries" is an error, not silently ignored). Integers written as 5.0 are stored as 5.
 -- Defaults: retry {max_attempts 3, backoff exponential, base_ms 1000, max_ms 60000},
 -- timeout_seconds 300, depends_on [], inputs {}.
 CREATE OR REPLACE FUNCTION tasker.normalize_template(p_definition jsonb)
@@ -48,6 +49,15 @@ BEGIN
             HINT = 'a version is a string such as "1.0.0"';
     END IF;
     v_label := v_ns || '/' || v_name || '/' || v_version;
+    SELECT k INTO v_sname FROM jsonb_object_keys(p_definition) k
+     WHERE k NOT IN ('namespace', 'name', 'version', 'description', 'input_schema', 'steps') LIMIT 1;
+    IF v_sname IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: unknown key ''%s''', v_label, v_sname),
+            HINT = 'template keys are namespace, name, version, description, input_schema, steps';
+    END IF;
+    IF p_definition ? 'description' AND jsonb_typeof(p_definition -> 'description') NOT IN ('string', 'null') THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: description must be a string', v_label);
+    END IF;
 
     IF jsonb_typeof(p_definition -> 'steps') IS DISTINCT FROM 'array' OR jsonb_array_length(p_definition -> 'steps') = 0 THEN
         RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s has no steps', v_label);
@@ -60,6 +70,13 @@ BEGIN
         v_pos := v_pos + 1;
         IF jsonb_typeof(v_step) <> 'object' THEN
             RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: step #%s is not an object', v_label, v_pos);
+        END IF;
+        SELECT k INTO v_dep FROM jsonb_object_keys(v_step) k
+         WHERE k NOT IN ('name', 'handler', 'description', 'depends_on', 'retry', 'timeout_seconds', 'inputs') LIMIT 1;
+        IF v_dep IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step #%s (%s): unknown key ''%s''', v_label, v_pos, coalesce(v_step ->> 'name', '?'), v_dep),
+                HINT = 'step keys are name, handler, description, depends_on, retry, timeout_seconds, inputs';
         END IF;
         v_sname := v_step ->> 'name';
         IF v_sname IS NULL OR jsonb_typeof(v_step -> 'name') <> 'string' OR v_sname !~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
@@ -87,6 +104,13 @@ BEGIN
         v_retry := coalesce(v_step -> 'retry', '{}');
         IF jsonb_typeof(v_retry) <> 'object' THEN
             RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: step ''%s'': retry must be an object', v_label, v_sname);
+        END IF;
+        SELECT k INTO v_dep FROM jsonb_object_keys(v_retry) k
+         WHERE k NOT IN ('max_attempts', 'backoff', 'base_ms', 'max_ms') LIMIT 1;
+        IF v_dep IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step ''%s'': unknown retry key ''%s''', v_label, v_sname, v_dep),
+                HINT = 'retry keys are max_attempts, backoff, base_ms, max_ms';
         END IF;
         v_retry := jsonb_build_object(
             'max_attempts', coalesce(v_retry -> 'max_attempts', '3'),
@@ -121,14 +145,22 @@ BEGIN
             RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: step ''%s'': inputs must be an object', v_label, v_sname);
         END IF;
 
-        v_steps := v_steps || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
-            'name', v_sname,
-            'handler', v_step -> 'handler',
-            'description', v_step -> 'description',
-            'depends_on', v_deps,
-            'retry', v_retry,
-            'timeout_seconds', v_timeout,
-            'inputs', coalesce(v_step -> 'inputs', '{}'))));
+        -- Integers written as 5.0 are stored as 5.
+        v_retry := jsonb_build_object(
+            'max_attempts', (v_retry ->> 'max_attempts')::numeric::integer,
+            'backoff', v_retry -> 'backoff',
+            'base_ms', (v_retry ->> 'base_ms')::numeric::integer,
+            'max_ms', (v_retry ->> 'max_ms')::numeric::integer);
+        v_steps := v_steps || jsonb_build_array(
+            jsonb_build_object(
+                'name', v_sname,
+                'handler', v_step -> 'handler',
+                'depends_on', v_deps,
+                'retry', v_retry,
+                'timeout_seconds', (v_timeout #>> '{}')::numeric::integer,
+                'inputs', coalesce(v_step -> 'inputs', '{}'))
+            || CASE WHEN jsonb_typeof(v_step -> 'description') = 'string'
+                    THEN jsonb_build_object('description', v_step -> 'description') ELSE '{}'::jsonb END);
     END LOOP;
 
     -- Every dependency names another step of this template.
@@ -161,12 +193,10 @@ BEGIN
         v_names := v_remaining;
     END LOOP;
 
-    RETURN jsonb_strip_nulls(jsonb_build_object(
-        'namespace', v_ns,
-        'name', v_name,
-        'version', v_version,
-        'description', p_definition -> 'description',
-        'input_schema', p_definition -> 'input_schema',
-        'steps', v_steps));
+    RETURN jsonb_build_object('namespace', v_ns, 'name', v_name, 'version', v_version, 'steps', v_steps)
+        || CASE WHEN jsonb_typeof(p_definition -> 'description') = 'string'
+                THEN jsonb_build_object('description', p_definition -> 'description') ELSE '{}'::jsonb END
+        || CASE WHEN jsonb_typeof(p_definition -> 'input_schema') = 'object'
+                THEN jsonb_build_object('input_schema', p_definition -> 'input_schema') ELSE '{}'::jsonb END;
 END;
 $$;

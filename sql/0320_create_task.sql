@@ -71,7 +71,7 @@ BEGIN
         OR (v_options ->> 'priority')::numeric NOT BETWEEN -1000000 AND 1000000) THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'priority must be an integer from -1000000 to 1000000';
     END IF;
-    v_priority := coalesce((v_options ->> 'priority')::integer, 0);
+    v_priority := coalesce((v_options ->> 'priority')::numeric::integer, 0);
     IF v_options ? 'tags' AND (jsonb_typeof(v_options -> 'tags') <> 'array'
         OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_options -> 'tags') e WHERE jsonb_typeof(e) <> 'string')) THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'tags must be a list of strings';

@@ -8,8 +8,10 @@
 -- Guarantees, per element, in one transaction: when the step is still in_progress on that
 -- attempt, the result message is sent to the orchestration_step_results queue and the dispatch
 -- message msg_id is deleted from the namespace queue -- both or neither, so a worker that dies
--- before this call leaves its message to be redelivered. A result for a superseded attempt or a
--- step no longer in progress is not sent ("accepted" = false) and the message is left alone.
+-- before this call leaves its message to be redelivered. A result for a superseded attempt, a
+-- step no longer in progress, or a msg_id that is not the step's current dispatch message is not
+-- sent ("accepted" = false) and no message is touched. Accepted means queued for the result
+-- processor, which checks the attempt again when it applies the result.
 -- Malformed input raises TK004 and nothing is sent. Notifies tasker_step_results.
 -- Returns (step_uuid, accepted) per element.
 CREATE OR REPLACE FUNCTION tasker.submit_step_results(p_results jsonb)
@@ -44,12 +46,13 @@ BEGIN
 
     FOR v_row IN
         SELECT (e ->> 'step_uuid')::uuid AS step_uuid, (e ->> 'attempt')::integer AS attempt,
-               (e ->> 'msg_id')::bigint AS msg_id, e AS body, s.state, s.attempts, s.task_uuid, n.queue_name
+               (e ->> 'msg_id')::bigint AS msg_id, e AS body, s.state, s.attempts, s.task_uuid, n.queue_name,
+               s.dispatch_msg_id
           FROM jsonb_array_elements(p_results) e
           LEFT JOIN tasker.workflow_steps s ON s.step_uuid = (e ->> 'step_uuid')::uuid
           LEFT JOIN tasker.namespaces n ON n.name = s.namespace
     LOOP
-        IF v_row.state = 'in_progress' AND v_row.attempts = v_row.attempt THEN
+        IF v_row.state = 'in_progress' AND v_row.attempts = v_row.attempt AND v_row.dispatch_msg_id = v_row.msg_id THEN
             PERFORM pgmq.send('orchestration_step_results',
                 jsonb_build_object(
                     'step_uuid', v_row.step_uuid,

@@ -12,7 +12,7 @@
 -- counter decremented; children reaching zero are dispatched at once (tasker._dispatch_steps);
 -- tasks with a failure, a retry, or nothing left in flight are flagged for finalization
 -- (finalization_requested_at) and tasker_task_finalize is notified.
--- Locks: result steps by step_uuid, then children by step_uuid, then tasks by task_uuid.
+-- Locks: result steps and their children together in step_uuid order, then tasks by task_uuid.
 -- Returns one row of counts.
 CREATE OR REPLACE FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (results integer, completed integer, retried integer, failed integer, ignored integer,
@@ -59,8 +59,15 @@ BEGIN
       FROM jsonb_array_elements(p_results) WITH ORDINALITY e
      WHERE jsonb_typeof(e.value) = 'object';
 
+    -- Lock the result steps and their children in one ordered pass, as every other function
+    -- that locks several steps of a task does, so concurrent callers cannot deadlock.
     PERFORM 1 FROM tasker.workflow_steps s
-     WHERE s.step_uuid IN (SELECT r.step_uuid FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS r (step_uuid uuid))
+     WHERE s.step_uuid IN (SELECT r.step_uuid FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS r (step_uuid uuid)
+                           UNION
+                           SELECT e.to_step_uuid
+                             FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS r (step_uuid uuid, status text)
+                             JOIN tasker.workflow_step_edges e ON e.from_step_uuid = r.step_uuid
+                            WHERE r.status = 'success')
      ORDER BY s.step_uuid FOR UPDATE;
 
     WITH r AS (
@@ -113,7 +120,6 @@ BEGIN
         SELECT array_agg(DISTINCT e.to_step_uuid) INTO v_children
           FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ok);
         IF v_children IS NOT NULL THEN
-            PERFORM 1 FROM tasker.workflow_steps c WHERE c.step_uuid = ANY (v_children) ORDER BY c.step_uuid FOR UPDATE;
             WITH dec AS (
                 SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
                   FROM tasker.workflow_step_edges e

@@ -2,8 +2,9 @@
 --
 -- Reads up to p_limit messages from the orchestration_step_results queue (pgmq.read skips
 -- messages another caller holds), applies them with tasker.apply_step_results and deletes them,
--- all in one transaction: if anything fails, the messages become visible again after 60 s and
--- nothing was applied. Messages are idempotent, so a redelivered batch is harmless.
+-- all in one transaction: if anything fails, the read rolls back with it, the messages are
+-- visible again at once and nothing was applied. Messages are idempotent, so a redelivered batch
+-- is harmless; a message that apply_step_results cannot parse is ignored and deleted, never retried.
 -- Returns one row of counts (see tasker.apply_step_results).
 CREATE OR REPLACE FUNCTION tasker.process_step_results(p_limit integer DEFAULT 500, p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (results integer, completed integer, retried integer, failed integer, ignored integer,

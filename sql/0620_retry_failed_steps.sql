@@ -3,14 +3,15 @@
 --
 -- Filter keys (all optional, combined with AND; {} matches every failed step):
 --   namespace text, name text (template name), version text, task_uuids [uuid],
---   step_names [text], error_contains text (case-insensitive, anywhere in the step's last error),
+--   step_names [text], error_contains text (case-insensitive, in the message of the step's last error),
 --   error_class text (last_error.class), failed_after / failed_before timestamptz,
 --   limit integer (default 1000, at most 100000), dry_run boolean, reason text.
 -- Guarantees: unknown keys or mistyped values raise TK004 and change nothing. Matching steps
 -- (state error, in tasks that are not complete, cancelled or resolved_manually) are locked in
 -- step_uuid order, moved error -> pending with attempts reset to 0 (history row carries the
 -- reason), their tasks leave error / blocked_by_failures (open DLQ entries become 'retried'), and
--- tasker_steps_ready is notified; the step enqueuer dispatches them. With dry_run nothing changes.
+-- tasker_steps_ready is notified; the step enqueuer dispatches them. With dry_run nothing changes
+-- and nothing is locked.
 -- Idempotent: a second identical call finds nothing left to retry.
 -- Returns one row per step reset (or that would be): step and task identity, the step's attempts
 -- and last error before the reset, and the task's state before and after.
@@ -84,13 +85,22 @@ BEGIN
                AND (NOT f ? 'version' OR t.version = f ->> 'version')
                AND (NOT f ? 'task_uuids' OR s.task_uuid IN (SELECT (e #>> '{}')::uuid FROM jsonb_array_elements(f -> 'task_uuids') e))
                AND (NOT f ? 'step_names' OR s.name IN (SELECT jsonb_array_elements_text(f -> 'step_names')))
-               AND (NOT f ? 'error_contains' OR strpos(lower(coalesce(s.last_error::text, '')), lower(f ->> 'error_contains')) > 0)
+               AND (NOT f ? 'error_contains' OR strpos(lower(coalesce(s.last_error ->> 'message', '')), lower(f ->> 'error_contains')) > 0)
                AND (NOT f ? 'error_class' OR s.last_error ->> 'class' = f ->> 'error_class')
                AND (NOT f ? 'failed_after' OR s.updated_at >= (f ->> 'failed_after')::timestamptz)
                AND (NOT f ? 'failed_before' OR s.updated_at < (f ->> 'failed_before')::timestamptz)
              ORDER BY s.step_uuid
              LIMIT v_limit) x;
     IF v_steps IS NULL THEN
+        RETURN;
+    END IF;
+
+    IF v_dry THEN
+        RETURN QUERY
+        SELECT s.step_uuid, s.task_uuid, t.namespace, t.name, s.name, s.attempts, s.last_error, t.state, t.state
+          FROM tasker.workflow_steps s JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+         WHERE s.step_uuid = ANY (v_steps)
+         ORDER BY s.step_uuid;
         RETURN;
     END IF;
 
@@ -111,14 +121,12 @@ BEGIN
       FROM tasker.workflow_steps s JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
      WHERE s.step_uuid = ANY (v_steps);
 
-    IF NOT v_dry THEN
-        PERFORM tasker.transition_steps(v_steps, 'reset', NULL,
-            jsonb_build_object('reason', coalesce(f ->> 'reason', 'batch retry'), 'filter', f - 'reason'));
-        FOREACH v_task IN ARRAY v_tasks LOOP
-            PERFORM tasker._evaluate_task(v_task);
-        END LOOP;
-        PERFORM pg_notify('tasker_steps_ready', '');
-    END IF;
+    PERFORM tasker.transition_steps(v_steps, 'reset', NULL,
+        jsonb_build_object('reason', coalesce(f ->> 'reason', 'batch retry'), 'filter', f - 'reason'));
+    FOREACH v_task IN ARRAY v_tasks LOOP
+        PERFORM tasker._evaluate_task(v_task);
+    END LOOP;
+    PERFORM pg_notify('tasker_steps_ready', '');
 
     RETURN QUERY
     SELECT s.step_uuid, s.task_uuid, t.namespace, t.name, s.name,
