@@ -8,14 +8,15 @@
 --   * applies what the event means besides the state:
 --       claim / reclaim   attempts + 1, claimed_at = now
 --       reset             attempts = 0, results cleared (last_error is kept for reference)
---       -> enqueued       enqueued_at = now
+--       -> enqueued       enqueued_at = now, dispatch_msg_id cleared (the claim records the new one)
 --       -> complete / resolved_manually   completed_at = now
 --       -> pending        ready_at = now when every parent is satisfied
 --       -> waiting_for_retry  next_retry_at = ready_at = payload.next_retry_at
 --     and leaves ready_at NULL in every other state, so the ready index holds only dispatchable steps;
 --   * p_payloads, when given, is aligned with p_step_uuids; each element may carry
 --     results, error, next_retry_at, dispatch_msg_id and metadata (merged into the history row);
---   * appends one tasker.workflow_step_transitions row per step.
+--   * appends one tasker.workflow_step_transitions row per step;
+--   * notifies tasker_steps_changed with the comma-separated uuids of the tasks touched.
 -- Returns one row per step moved: (step_uuid, task_uuid, from_state, to_state, attempts).
 CREATE OR REPLACE FUNCTION tasker.transition_steps(
     p_step_uuids uuid[],
@@ -102,9 +103,11 @@ BEGIN
                    ELSE s.results END,
                last_error = CASE
                    WHEN old.payload ? 'error' THEN old.payload -> 'error'
+                   WHEN p_event = 'reset' THEN NULL
                    ELSE s.last_error END,
                dispatch_msg_id = CASE
                    WHEN old.payload ? 'dispatch_msg_id' THEN (old.payload ->> 'dispatch_msg_id')::bigint
+                   WHEN m.to_state = 'enqueued' THEN NULL
                    ELSE s.dispatch_msg_id END
           FROM old
           JOIN tasker.step_state_transitions m ON m.from_state = old.state AND m.event = p_event
@@ -127,5 +130,13 @@ BEGIN
           FROM moved
     )
     SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, moved.attempts FROM moved;
+
+    -- One notification per 200 tasks touched (payloads stay far below PostgreSQL's 8000-byte limit).
+    PERFORM pg_notify('tasker_steps_changed', c.tasks)
+       FROM (SELECT string_agg(x.task_uuid::text, ',') AS tasks
+               FROM (SELECT d.task_uuid, (row_number() OVER () - 1) / 200 AS chunk
+                       FROM (SELECT DISTINCT s.task_uuid FROM tasker.workflow_steps s
+                              WHERE s.step_uuid = ANY (p_step_uuids)) d) x
+              GROUP BY x.chunk) c;
 END;
 $$;

@@ -14,6 +14,7 @@ SELECT d.id,
        d.resolution_status,
        d.resolution_notes,
        d.resolved_by,
+       d.snapshot,
        ARRAY(SELECT x ->> 'name' FROM jsonb_array_elements(d.snapshot -> 'steps') x
               WHERE x ->> 'state' = 'error') AS failed_steps,
        now() - d.created_at          AS age,

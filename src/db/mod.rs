@@ -2,6 +2,7 @@
 //! PostgreSQL used in development and tests, and the mapping of engine SQLSTATEs to errors.
 
 pub mod embedded;
+pub mod engine;
 pub mod migrate;
 pub mod pool;
 

@@ -1,0 +1,81 @@
+-- tasker.sweep_stale_steps(grace_seconds, limit, now): the staleness sweeper's one call; a
+-- safety net for steps whose dispatch message has vanished (a queue purged by hand, a message
+-- deleted outside the protocol), which nothing else would ever move again.
+--
+-- A step enqueued or in_progress for longer than its timeout_seconds plus p_grace_seconds whose
+-- dispatch message is no longer in its namespace queue is reported failed through the results
+-- queue -- a retryable_error of class "Stale" for an in_progress step with attempts left, else a
+-- permanent_error -- so the result processor applies retries, failure, the task's error state and
+-- the DLQ entry as for any other failure. A step whose message still exists is left alone: its
+-- redelivery after the visibility timeout already recovers it. Enqueued steps (never claimed)
+-- are failed directly (enqueued -> error) and their tasks flagged for finalization.
+-- Locks the steps it changes (SKIP LOCKED: steps busy elsewhere are not stale). Returns the
+-- number of steps reported.
+CREATE OR REPLACE FUNCTION tasker.sweep_stale_steps(
+    p_grace_seconds integer DEFAULT 60, p_limit integer DEFAULT 100, p_now timestamptz DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_now    timestamptz := coalesce(p_now, now());
+    v_queue  record;
+    v_lost   uuid[] := '{}';
+    v_ids    uuid[];
+    v_step   record;
+    v_failed uuid[];
+    v_count  integer := 0;
+BEGIN
+    FOR v_queue IN
+        SELECT n.queue_name, array_agg(s.step_uuid) AS steps, array_agg(s.dispatch_msg_id) AS msg_ids
+          FROM (SELECT s.step_uuid, s.namespace, s.dispatch_msg_id
+                  FROM tasker.workflow_steps s
+                 WHERE s.state IN ('enqueued', 'in_progress')
+                   AND coalesce(s.claimed_at, s.enqueued_at) + make_interval(secs => s.timeout_seconds + p_grace_seconds) < v_now
+                 ORDER BY s.step_uuid
+                 LIMIT greatest(p_limit, 0)
+                   FOR UPDATE SKIP LOCKED) s
+          JOIN tasker.namespaces n ON n.name = s.namespace
+         GROUP BY n.queue_name
+    LOOP
+        -- Enqueued steps have no dispatch_msg_id yet: their message is found by its body.
+        EXECUTE format(
+            'SELECT array_agg(u) FROM unnest($1::uuid[], $2::bigint[]) AS x (u, m)
+              WHERE NOT EXISTS (SELECT 1 FROM pgmq.%I q
+                                 WHERE q.msg_id = x.m OR (x.m IS NULL AND q.message ->> ''step_uuid'' = x.u::text))',
+            'q_' || v_queue.queue_name)
+          INTO v_ids USING v_queue.steps, v_queue.msg_ids;
+        v_lost := v_lost || coalesce(v_ids, '{}');
+    END LOOP;
+
+    FOR v_step IN
+        SELECT s.step_uuid, s.task_uuid, s.state, s.attempts, s.max_attempts, s.name
+          FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress'
+    LOOP
+        PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
+            'step_uuid', v_step.step_uuid, 'task_uuid', v_step.task_uuid, 'attempt', v_step.attempts,
+            'status', CASE WHEN v_step.attempts < v_step.max_attempts THEN 'retryable_error' ELSE 'permanent_error' END,
+            'error', jsonb_build_object('class', 'Stale',
+                'message', format('step %s: no result %s after its timeout and its queue message is gone',
+                                  v_step.name, p_grace_seconds || 's'))));
+        v_count := v_count + 1;
+    END LOOP;
+
+    SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_failed
+      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'enqueued';
+    IF v_failed IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_failed, 'fail',
+            array_fill(jsonb_build_object('error', jsonb_build_object('class', 'Stale',
+                'message', 'step was enqueued but its queue message is gone')), ARRAY[cardinality(v_failed)]),
+            NULL, v_now);
+        UPDATE tasker.tasks t SET finalization_requested_at = coalesce(t.finalization_requested_at, v_now)
+         WHERE t.task_uuid IN (SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_failed));
+        v_count := v_count + cardinality(v_failed);
+        PERFORM pg_notify('tasker_task_finalize', '');
+    END IF;
+    IF v_count > 0 THEN
+        PERFORM pg_notify('tasker_step_results', '');
+    END IF;
+    RETURN v_count;
+END;
+$$;

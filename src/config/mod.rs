@@ -1,0 +1,285 @@
+//! Typed configuration.
+//!
+//! Sources, later wins: `config/tasker/base/orchestration.toml`, then
+//! `config/tasker/environments/$TASKER_ENV/orchestration.toml` (`development` when unset), then
+//! `TASKER__SECTION__KEY` environment variables (`TASKER__ORCHESTRATION__WEB__PORT=8081`; values are
+//! read as TOML — numbers, booleans, arrays — or else as strings), and `DATABASE_URL` for the
+//! database. Every key is known: an unknown key or a value of the wrong type fails the start with
+//! the key's full path.
+
+mod load;
+
+pub use load::{load, load_from, ConfigError};
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Environment name the overlay came from.
+    #[serde(skip)]
+    pub environment: String,
+    /// PostgreSQL.
+    pub database: DatabaseConfig,
+    /// Task templates loaded at start.
+    pub templates: TemplatesConfig,
+    /// The orchestration server.
+    pub orchestration: OrchestrationConfig,
+    /// API keys.
+    pub auth: AuthConfig,
+    /// The in-process worker.
+    pub worker: WorkerSection,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Connection URL; empty = `DATABASE_URL`, else the embedded server.
+    pub url: String,
+    /// Start a local PostgreSQL when no URL is given.
+    pub embedded: bool,
+    /// The embedded server's data directory (relative to `$TASKER_HOME` or the working directory).
+    pub embedded_data_dir: String,
+    /// The embedded server's port; 0 picks a free one.
+    pub embedded_port: u16,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Connections kept open.
+    pub min_connections: u32,
+    /// Wait for a free connection at most this long.
+    pub acquire_timeout_ms: u64,
+}
+
+/// `[templates]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatesConfig {
+    /// Directory of template files.
+    pub dir: String,
+}
+
+/// `[orchestration]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrchestrationConfig {
+    /// REST listener.
+    pub web: WebConfig,
+    /// gRPC listener.
+    pub grpc: GrpcConfig,
+    /// The four actors.
+    pub actors: ActorsConfig,
+    /// The staleness sweeper.
+    pub staleness: StalenessConfig,
+    /// Circuit breakers around database calls.
+    pub circuit_breaker: CircuitBreakerConfig,
+}
+
+/// `[orchestration.web]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve REST.
+    pub enabled: bool,
+    /// Bind address.
+    pub host: String,
+    /// Port (0 = any free port).
+    pub port: u16,
+    /// Requests taking longer fail with 503.
+    pub request_timeout_ms: u64,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Serve the API docs without a key even when auth is on.
+    pub public_docs: bool,
+}
+
+/// `[orchestration.grpc]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// Serve gRPC.
+    pub enabled: bool,
+    /// Bind address.
+    pub host: String,
+    /// Port (0 = any free port).
+    pub port: u16,
+    /// Largest message decoded or encoded.
+    pub max_message_bytes: usize,
+    /// Most concurrent `StreamTaskStatus` streams.
+    pub max_concurrent_streams: usize,
+}
+
+/// `[orchestration.actors]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorsConfig {
+    /// Bounded channel of the task request actor.
+    pub task_request_channel_size: usize,
+    /// Bounded channel of the result processor.
+    pub result_processor_channel_size: usize,
+    /// Bounded channel of the step enqueuer.
+    pub step_enqueuer_channel_size: usize,
+    /// Bounded channel of the task finalizer.
+    pub task_finalizer_channel_size: usize,
+    /// Steps per `enqueue_ready_steps` call.
+    pub enqueue_batch_size: u32,
+    /// Results per `process_step_results` call.
+    pub result_batch_size: u32,
+    /// Tasks per `finalize_tasks` call.
+    pub finalize_batch_size: u32,
+    /// Concurrent `create_task` calls.
+    pub task_request_concurrency: usize,
+    /// Fallback wake-up period.
+    pub fallback_tick_ms: u64,
+    /// Drain limit at shutdown.
+    pub shutdown_timeout_ms: u64,
+}
+
+/// `[orchestration.staleness]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StalenessConfig {
+    /// Run the sweeper.
+    pub enabled: bool,
+    /// How often.
+    pub interval_ms: u64,
+    /// Grace beyond a step's timeout.
+    pub grace_seconds: u32,
+}
+
+/// `[orchestration.circuit_breaker]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreakerConfig {
+    /// Consecutive failures that open a breaker.
+    pub failure_threshold: u32,
+    /// Open period before a probe.
+    pub open_duration_ms: u64,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Require API keys (health and metrics stay public).
+    pub enabled: bool,
+    /// The keys.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
+}
+
+/// One `[[auth.api_keys]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// A label for logs (the key itself is never logged).
+    #[serde(default)]
+    pub name: String,
+    /// The key, inline.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Or the name of an environment variable holding it.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// Permissions (`tasks:create`, …, or `*`).
+    pub permissions: Vec<String>,
+}
+
+/// `[worker]`: the in-process worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSection {
+    /// Run it.
+    pub embedded: bool,
+    /// Namespaces served; empty = all.
+    pub namespaces: Vec<String>,
+    /// Concurrent handlers.
+    pub concurrency: usize,
+    /// Visibility timeout of claimed messages.
+    pub visibility_timeout_seconds: u32,
+    /// Polling fallback period.
+    pub poll_interval_ms: u64,
+}
+
+/// Every permission an API key can hold.
+pub const PERMISSIONS: &[&str] = &[
+    "tasks:create",
+    "tasks:read",
+    "tasks:cancel",
+    "steps:read",
+    "steps:resolve",
+    "retries:create",
+    "templates:read",
+    "templates:write",
+    "dlq:read",
+    "dlq:update",
+    "analytics:read",
+    "*",
+];
+
+impl Config {
+    /// Checks values serde cannot: ranges and cross-field rules. Names the key on failure.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid { key: key.into(), message: why.into() });
+        let a = &self.orchestration.actors;
+        for (key, v) in [
+            ("orchestration.actors.task_request_channel_size", a.task_request_channel_size),
+            ("orchestration.actors.result_processor_channel_size", a.result_processor_channel_size),
+            ("orchestration.actors.step_enqueuer_channel_size", a.step_enqueuer_channel_size),
+            ("orchestration.actors.task_finalizer_channel_size", a.task_finalizer_channel_size),
+            ("orchestration.actors.task_request_concurrency", a.task_request_concurrency),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1");
+            }
+        }
+        for (key, v) in [
+            ("orchestration.actors.enqueue_batch_size", a.enqueue_batch_size),
+            ("orchestration.actors.result_batch_size", a.result_batch_size),
+            ("orchestration.actors.finalize_batch_size", a.finalize_batch_size),
+        ] {
+            if v == 0 || v > 10_000 {
+                return bad(key, "must be from 1 to 10000");
+            }
+        }
+        if a.fallback_tick_ms == 0 {
+            return bad("orchestration.actors.fallback_tick_ms", "must be at least 1");
+        }
+        if self.database.max_connections < 2 {
+            return bad("database.max_connections", "must be at least 2 (one is the listener's)");
+        }
+        if self.database.min_connections > self.database.max_connections {
+            return bad("database.min_connections", "must not exceed database.max_connections");
+        }
+        if self.worker.concurrency == 0 {
+            return bad("worker.concurrency", "must be at least 1");
+        }
+        if self.worker.visibility_timeout_seconds == 0 {
+            return bad("worker.visibility_timeout_seconds", "must be at least 1");
+        }
+        if self.orchestration.circuit_breaker.failure_threshold == 0 {
+            return bad("orchestration.circuit_breaker.failure_threshold", "must be at least 1");
+        }
+        if self.orchestration.grpc.max_message_bytes < 1024 {
+            return bad("orchestration.grpc.max_message_bytes", "must be at least 1024");
+        }
+        for (i, k) in self.auth.api_keys.iter().enumerate() {
+            if k.key.is_none() == k.key_env.is_none() {
+                return bad(&format!("auth.api_keys[{i}]"), "give exactly one of key or key_env");
+            }
+            for p in &k.permissions {
+                if !PERMISSIONS.contains(&p.as_str()) {
+                    return bad(
+                        &format!("auth.api_keys[{i}].permissions"),
+                        &format!("unknown permission '{p}'; known: {}", PERMISSIONS.join(", ")),
+                    );
+                }
+            }
+        }
+        if self.auth.enabled && self.auth.api_keys.is_empty() {
+            return bad("auth.api_keys", "auth is enabled but no API key is configured");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,37 @@
+//! Plain types shared by the service layer and both transports: requests, resources, states.
+//! They serialize to the JSON of the REST API and convert to the protobuf messages of gRPC.
+
+mod analytics;
+mod dlq;
+mod step;
+mod task;
+mod template;
+
+pub use analytics::{Bottlenecks, PerformanceMetrics, SlowStep, SlowTemplate};
+pub use dlq::{DlqEntry, DlqListQuery, DlqStats, DlqStatusCount, DlqUpdate};
+pub use step::{RetriedStep, RetryFilter, RetryOutcome, Step, StepAction, StepActionRequest, StepTransition};
+pub use task::{Page, StepCounts, Task, TaskListQuery, TaskRequest};
+pub use template::{Template, TemplateSummary};
+
+/// The 12 task states.
+pub const TASK_STATES: &[&str] = &[
+    "pending",
+    "initializing",
+    "enqueuing_steps",
+    "steps_in_process",
+    "evaluating_results",
+    "waiting_for_dependencies",
+    "waiting_for_retry",
+    "blocked_by_failures",
+    "complete",
+    "error",
+    "cancelled",
+    "resolved_manually",
+];
+
+/// Task states in which the engine will not move the task again by itself.
+pub const TASK_FINAL_STATES: &[&str] = &["complete", "error", "cancelled", "resolved_manually"];
+
+/// The 8 step states.
+pub const STEP_STATES: &[&str] =
+    &["pending", "enqueued", "in_progress", "waiting_for_retry", "complete", "error", "cancelled", "resolved_manually"];

@@ -1,0 +1,141 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A request to run a template. `version` absent means the latest registered version.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRequest {
+    /// Template name.
+    pub name: String,
+    /// Template namespace.
+    pub namespace: String,
+    /// Template version; absent = most recently registered.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Task context, a JSON object handed to every step (checked against the template's input_schema).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub context: Option<Value>,
+    /// Who asked.
+    #[serde(default)]
+    pub initiator: Option<String>,
+    /// Which system asked.
+    #[serde(default)]
+    pub source_system: Option<String>,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Free-form labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Higher runs first (-1000000..=1000000, default 0).
+    #[serde(default)]
+    pub priority: Option<i32>,
+    /// Same key and same request -> the same task; same key, different request -> conflict.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Correlation id for tracing across systems (defaults to the task uuid).
+    #[serde(default)]
+    pub correlation_id: Option<Uuid>,
+}
+
+/// Steps of a task per state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StepCounts {
+    /// pending
+    pub pending: i64,
+    /// enqueued
+    pub enqueued: i64,
+    /// in_progress
+    pub in_progress: i64,
+    /// waiting_for_retry
+    pub waiting_for_retry: i64,
+    /// complete
+    pub complete: i64,
+    /// error
+    pub error: i64,
+    /// cancelled
+    pub cancelled: i64,
+    /// resolved_manually
+    pub resolved_manually: i64,
+}
+
+/// A task with its progress.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Task {
+    /// Id (UUIDv7, time-ordered).
+    pub task_uuid: Uuid,
+    /// Template namespace.
+    pub namespace: String,
+    /// Template name.
+    pub name: String,
+    /// Template version.
+    pub version: String,
+    /// One of the 12 task states.
+    pub state: String,
+    /// The task context.
+    #[schema(value_type = Object)]
+    pub context: Value,
+    /// Priority.
+    pub priority: i32,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Who asked.
+    pub initiator: Option<String>,
+    /// Which system asked.
+    pub source_system: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Idempotency key, if any.
+    pub idempotency_key: Option<String>,
+    /// Correlation id.
+    pub correlation_id: Uuid,
+    /// Number of steps.
+    pub steps_total: i32,
+    /// Steps per state.
+    pub step_counts: StepCounts,
+    /// Share of steps complete or resolved, 0-100.
+    pub completion_pct: f64,
+    /// The most recent step error.
+    #[schema(value_type = Option<Object>)]
+    pub last_error: Option<Value>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Reached a final state.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// Filters and paging for listing tasks (newest first).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TaskListQuery {
+    /// Only this namespace.
+    pub namespace: Option<String>,
+    /// Only this template name.
+    pub name: Option<String>,
+    /// Only this state.
+    pub state: Option<String>,
+    /// Created at or after.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Page size (1-500, default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of a list; `next_cursor` fetches the next (absent on the last page). Pages are stable
+/// under inserts: items are ordered newest first by id, and the cursor is the last id served.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,42 @@
+//! Analytics, computed by SQL functions over the window asked for.
+
+use super::{Service, ServiceError, ServiceResult};
+use crate::model::{Bottlenecks, PerformanceMetrics};
+
+/// Largest analytics window, in hours (90 days).
+pub const MAX_HOURS: u32 = 24 * 90;
+
+fn check_hours(hours: u32) -> ServiceResult<i32> {
+    if (1..=MAX_HOURS).contains(&hours) {
+        Ok(hours as i32)
+    } else {
+        Err(ServiceError::InvalidInput(format!("hours must be from 1 to {MAX_HOURS}, got {hours}")))
+    }
+}
+
+impl Service {
+    /// Throughput, completion and error rates, mean durations over the last `hours` hours.
+    pub async fn performance_metrics(&self, hours: u32) -> ServiceResult<PerformanceMetrics> {
+        let hours = check_hours(hours)?;
+        Ok(sqlx::query_as("SELECT * FROM tasker.performance_metrics($1)").bind(hours).fetch_one(self.pool()).await?)
+    }
+
+    /// The slowest steps and templates over the last `hours` hours, `limit` of each.
+    pub async fn bottlenecks(&self, limit: u32, hours: u32) -> ServiceResult<Bottlenecks> {
+        let hours = check_hours(hours)?;
+        if !(1..=100).contains(&limit) {
+            return Err(ServiceError::InvalidInput(format!("limit must be from 1 to 100, got {limit}")));
+        }
+        let slowest_steps = sqlx::query_as("SELECT * FROM tasker.slowest_steps($1, $2)")
+            .bind(limit as i32)
+            .bind(hours)
+            .fetch_all(self.pool())
+            .await?;
+        let slowest_templates = sqlx::query_as("SELECT * FROM tasker.slowest_templates($1, $2)")
+            .bind(limit as i32)
+            .bind(hours)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(Bottlenecks { slowest_steps, slowest_templates })
+    }
+}

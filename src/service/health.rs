@@ -1,0 +1,180 @@
+//! Health: liveness, readiness and a detailed report of every component.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Service, ServiceResult};
+use crate::actors::{ActorStatus, BreakerStatus};
+
+/// One component's health.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ComponentStatus {
+    /// Component name (`database`, `migrations`, `actors`, `circuit_breakers`).
+    pub name: String,
+    /// Whether it is healthy.
+    pub healthy: bool,
+    /// Why not, or a detail.
+    pub message: Option<String>,
+}
+
+/// A health answer: `healthy` only when every check is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HealthReport {
+    /// `healthy` or `unhealthy`.
+    pub status: String,
+    /// Server version.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+    /// The checks made.
+    pub checks: Vec<ComponentStatus>,
+}
+
+impl HealthReport {
+    /// Whether every check passed.
+    pub fn is_healthy(&self) -> bool {
+        self.status == "healthy"
+    }
+}
+
+/// Connection pool use.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PoolStats {
+    /// Open connections.
+    pub size: u32,
+    /// Idle connections.
+    pub idle: u32,
+    /// Maximum.
+    pub max: u32,
+}
+
+/// A pgmq queue's depth.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct QueueDepth {
+    /// Queue name.
+    pub queue_name: String,
+    /// Messages in the queue.
+    pub length: i64,
+    /// Messages visible now (not held by a reader).
+    pub visible: i64,
+    /// Age of the oldest message.
+    pub oldest_msg_age_seconds: Option<i32>,
+}
+
+/// Everything health knows.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DetailedHealth {
+    /// `healthy` or `unhealthy`.
+    pub status: String,
+    /// Server version.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+    /// The readiness checks.
+    pub checks: Vec<ComponentStatus>,
+    /// Pool use.
+    pub pool: PoolStats,
+    /// Queue depths.
+    pub queues: Vec<QueueDepth>,
+    /// Per-actor status, throughput and channel saturation.
+    pub actors: Vec<ActorStatus>,
+    /// Circuit breakers.
+    pub circuit_breakers: Vec<BreakerStatus>,
+}
+
+fn report(service: &Service, checks: Vec<ComponentStatus>) -> HealthReport {
+    let healthy = checks.iter().all(|c| c.healthy);
+    HealthReport {
+        status: if healthy { "healthy" } else { "unhealthy" }.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: service.inner.started.elapsed().as_secs(),
+        checks,
+    }
+}
+
+impl Service {
+    /// Liveness: the process answers. No dependency is checked.
+    pub fn liveness(&self) -> HealthReport {
+        report(self, vec![ComponentStatus { name: "process".into(), healthy: true, message: None }])
+    }
+
+    /// Readiness: database reachable, migrations current, actors running, circuit breakers closed.
+    pub async fn readiness(&self) -> HealthReport {
+        let mut checks = Vec::new();
+        let db = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(self.pool()).await;
+        let db_ok = db.is_ok();
+        checks.push(ComponentStatus {
+            name: "database".into(),
+            healthy: db_ok,
+            message: db.err().map(|e| format!("unreachable: {}", short(&e.to_string()))),
+        });
+        if db_ok {
+            let current = crate::db::migrate::is_current(self.pool()).await;
+            checks.push(ComponentStatus {
+                name: "migrations".into(),
+                healthy: matches!(current, Ok(true)),
+                message: match current {
+                    Ok(true) => None,
+                    Ok(false) => Some("schema is behind this build: run tasker-server migrate".into()),
+                    Err(e) => Some(short(&e.to_string())),
+                },
+            });
+        }
+        if let Some(status) = self.runtime_status() {
+            let actors = status.actors();
+            let stopped: Vec<_> = actors.iter().filter(|a| !a.running).map(|a| a.name.clone()).collect();
+            checks.push(ComponentStatus {
+                name: "actors".into(),
+                healthy: stopped.is_empty(),
+                message: (!stopped.is_empty()).then(|| format!("not running: {}", stopped.join(", "))),
+            });
+            let open: Vec<_> = status.breakers().into_iter().filter(|b| b.state != "closed").map(|b| b.name).collect();
+            checks.push(ComponentStatus {
+                name: "circuit_breakers".into(),
+                healthy: open.is_empty(),
+                message: (!open.is_empty()).then(|| format!("not closed: {}", open.join(", "))),
+            });
+        }
+        report(self, checks)
+    }
+
+    /// The readiness checks plus pool use, queue depths, actors and breakers.
+    pub async fn detailed_health(&self) -> ServiceResult<DetailedHealth> {
+        let ready = self.readiness().await;
+        let queues: Vec<QueueDepth> = if ready.checks.first().is_some_and(|c| c.healthy) {
+            sqlx::query_as(
+                "SELECT queue_name, queue_length AS length, queue_visible_length AS visible,
+                        oldest_msg_age_sec AS oldest_msg_age_seconds
+                   FROM pgmq.metrics_all() ORDER BY queue_name",
+            )
+            .fetch_all(self.pool())
+            .await
+            .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let pool = PoolStats {
+            size: self.pool().size(),
+            idle: self.pool().num_idle() as u32,
+            max: self.pool().options().get_max_connections(),
+        };
+        let (actors, circuit_breakers) = match self.runtime_status() {
+            Some(s) => (s.actors(), s.breakers()),
+            None => (Vec::new(), Vec::new()),
+        };
+        Ok(DetailedHealth {
+            status: ready.status,
+            version: ready.version,
+            uptime_seconds: ready.uptime_seconds,
+            checks: ready.checks,
+            pool,
+            queues,
+            actors,
+            circuit_breakers,
+        })
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(200).collect()
+}

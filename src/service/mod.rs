@@ -1,0 +1,72 @@
+//! The one service layer. REST handlers and gRPC services translate to and from these calls and
+//! contain no business logic, so both transports behave the same by construction.
+//!
+//! Every call is a SQL function or a read of an engine view (`docs/sql-api.md`); creating a
+//! task goes through the task request actor, whose bounded channel turns overload into
+//! [`ServiceError::Backpressure`] instead of an unbounded wait.
+
+mod analytics;
+mod dlq;
+mod error;
+mod health;
+mod steps;
+mod tasks;
+mod templates;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sqlx::PgPool;
+
+pub use error::ServiceError;
+pub use health::{ComponentStatus, DetailedHealth, HealthReport, PoolStats, QueueDepth};
+
+use crate::actors::{RuntimeStatus, TaskSubmitter};
+
+/// Result of a service call.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Default page size of list calls.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Largest page size of list calls.
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// The service layer: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    submitter: Option<TaskSubmitter>,
+    status: Option<Arc<RuntimeStatus>>,
+    started: Instant,
+}
+
+impl Service {
+    /// A service over `pool`. `submitter` routes task creation through the task request actor
+    /// (when absent, tasks are created with a direct call); `status` exposes the actors to health.
+    pub fn new(pool: PgPool, submitter: Option<TaskSubmitter>, status: Option<Arc<RuntimeStatus>>) -> Self {
+        Self { inner: Arc::new(Inner { pool, submitter, status, started: Instant::now() }) }
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// The actors' status, when running with actors.
+    pub fn runtime_status(&self) -> Option<&Arc<RuntimeStatus>> {
+        self.inner.status.as_ref()
+    }
+}
+
+/// Checks a page size: absent -> default, 0 or above the maximum -> invalid.
+fn page_size(limit: Option<u32>) -> ServiceResult<i64> {
+    match limit {
+        None => Ok(i64::from(DEFAULT_PAGE_SIZE)),
+        Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(i64::from(n)),
+        Some(n) => Err(ServiceError::InvalidInput(format!("limit must be from 1 to {MAX_PAGE_SIZE}, got {n}"))),
+    }
+}
