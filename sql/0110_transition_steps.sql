@@ -103,7 +103,6 @@ BEGIN
                    ELSE s.results END,
                last_error = CASE
                    WHEN old.payload ? 'error' THEN old.payload -> 'error'
-                   WHEN p_event = 'reset' THEN NULL
                    ELSE s.last_error END,
                dispatch_msg_id = CASE
                    WHEN old.payload ? 'dispatch_msg_id' THEN (old.payload ->> 'dispatch_msg_id')::bigint

@@ -172,3 +172,59 @@ pub async fn test_db() -> TestDb {
         .expect("connect to the test database");
     TestDb { pool, url, name }
 }
+
+/// A server started in this process on a fresh test database, listening on free ports.
+pub struct TestServer {
+    /// The server (REST and gRPC addresses, service).
+    pub server: crate::server::Server,
+    /// Its database.
+    pub db: TestDb,
+}
+
+impl TestServer {
+    /// `http://127.0.0.1:<port>` of the REST listener.
+    pub fn rest_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.server.rest_addr.map(|a| a.port()).unwrap_or(0))
+    }
+
+    /// `http://127.0.0.1:<port>` of the gRPC listener.
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.server.grpc_addr.map(|a| a.port()).unwrap_or(0))
+    }
+}
+
+/// The configuration a test server uses: the `test` environment, the given database, free
+/// ports on 127.0.0.1, plus `overrides` as `TASKER__…` variables (e.g.
+/// `("TASKER__AUTH__ENABLED", "true")`).
+pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> crate::config::Config {
+    let mut env: Vec<(String, String)> = vec![
+        ("TASKER_ENV".into(), "test".into()),
+        ("DATABASE_URL".into(), database_url.into()),
+        ("TASKER__ORCHESTRATION__WEB__HOST".into(), "127.0.0.1".into()),
+        ("TASKER__ORCHESTRATION__WEB__PORT".into(), "0".into()),
+        ("TASKER__ORCHESTRATION__GRPC__HOST".into(), "127.0.0.1".into()),
+        ("TASKER__ORCHESTRATION__GRPC__PORT".into(), "0".into()),
+    ];
+    for (k, v) in overrides {
+        env.push(((*k).into(), (*v).into()));
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tasker");
+    let mut config = match crate::config::load_from(&dir, &env) {
+        Ok(c) => c,
+        Err(e) => panic!("test configuration: {e}"),
+    };
+    config.templates.dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tasks").display().to_string();
+    config
+}
+
+/// Starts a server in this process on a fresh database (templates from `config/tasks/` loaded,
+/// actors running, no in-process worker unless overridden).
+pub async fn start_server(overrides: &[(&str, &str)]) -> TestServer {
+    let db = test_db().await;
+    let config = test_config(&db.url, overrides);
+    let server = match crate::server::Server::start(config).await {
+        Ok(s) => s,
+        Err(e) => panic!("starting the test server: {e:#}"),
+    };
+    TestServer { server, db }
+}

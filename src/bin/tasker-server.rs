@@ -1,6 +1,14 @@
-//! `tasker-server`: the orchestration server. `tasker-server migrate` applies the schema and exits.
+//! `tasker-server`: the orchestration server.
+//!
+//! `tasker-server` (or `tasker-server serve`) runs it; `tasker-server migrate` applies the schema
+//! to DATABASE_URL and exits (a deploy step); `tasker-server config` prints the effective
+//! configuration's validation result.
+
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use tasker_orchestration::config;
+use tasker_orchestration::server::Server;
 
 #[derive(Parser)]
 #[command(name = "tasker-server", version, about = "Tasker orchestration server")]
@@ -11,20 +19,30 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Apply pgmq, migrations/ and sql/ to DATABASE_URL, then exit.
+    /// Run the server (the default).
+    Serve,
+    /// Apply pgmq, migrations/ and sql/ to the database, then exit.
     Migrate {
         /// Database URL (defaults to $DATABASE_URL).
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
     },
+    /// Load and validate the configuration, print a summary, exit.
+    CheckConfig,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    init_tracing();
     let cli = Cli::parse();
-    match cli.command {
-        Some(Cmd::Migrate { database_url }) => {
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::Migrate { database_url } => {
             let pool = tasker_orchestration::db::connect(&database_url, &Default::default()).await?;
             let report = tasker_orchestration::db::migrate(&pool).await?;
             println!(
@@ -33,6 +51,66 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        None => anyhow::bail!("the server is not built yet; use `tasker-server migrate`"),
+        Cmd::CheckConfig => {
+            let cfg = config::load()?;
+            println!(
+                "configuration ok: environment {}, REST {}:{} ({}), gRPC {}:{} ({}), database {}",
+                cfg.environment,
+                cfg.orchestration.web.host,
+                cfg.orchestration.web.port,
+                if cfg.orchestration.web.enabled { "on" } else { "off" },
+                cfg.orchestration.grpc.host,
+                cfg.orchestration.grpc.port,
+                if cfg.orchestration.grpc.enabled { "on" } else { "off" },
+                if !cfg.database.url.is_empty() {
+                    "from URL"
+                } else if cfg.database.embedded {
+                    "embedded"
+                } else {
+                    "none"
+                }
+            );
+            Ok(())
+        }
+        Cmd::Serve => {
+            let cfg = config::load()?;
+            let shutdown_timeout = Duration::from_millis(cfg.orchestration.actors.shutdown_timeout_ms);
+            tracing::info!(environment = %cfg.environment, "starting tasker-server");
+            let server = Server::start(cfg).await?;
+            if let Some(a) = server.rest_addr {
+                println!("tasker-server: REST on http://{a}");
+            }
+            if let Some(a) = server.grpc_addr {
+                println!("tasker-server: gRPC on {a}");
+            }
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            if tokio::time::timeout(shutdown_timeout + Duration::from_secs(5), server.shutdown()).await.is_err() {
+                tracing::warn!("shutdown timed out");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
     }
 }

@@ -39,10 +39,12 @@ impl Service {
     /// The DLQ entries of one task, newest first (empty when it never failed). Unknown task: not found.
     pub async fn dlq_for_task(&self, task_uuid: Uuid) -> ServiceResult<Vec<DlqEntry>> {
         self.get_task(task_uuid).await?;
-        Ok(sqlx::query_as(&format!("SELECT {DLQ_COLUMNS} FROM tasker.dlq_overview WHERE task_uuid = $1 ORDER BY id DESC"))
-            .bind(task_uuid)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(&format!(
+            "SELECT {DLQ_COLUMNS} FROM tasker.dlq_overview WHERE task_uuid = $1 ORDER BY id DESC"
+        ))
+        .bind(task_uuid)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Records an investigation step on an entry.

@@ -178,3 +178,41 @@ impl Service {
 fn short(s: &str) -> String {
     s.chars().take(200).collect()
 }
+
+impl Service {
+    /// Refreshes the gauges read from the database (queue depths, tasks and steps per state)
+    /// and the actor and breaker gauges, before `/metrics` is rendered. Failures leave the
+    /// previous values (a scrape must not fail because the database is down).
+    pub async fn refresh_metrics(&self, metrics: &crate::metrics::Metrics) {
+        use crate::metrics::{QueueLabel, StateLabel};
+        if let Some(s) = self.runtime_status() {
+            s.actors();
+            s.breakers();
+        }
+        if let Ok(queues) =
+            sqlx::query_as::<_, (String, i64)>("SELECT queue_name, queue_length FROM pgmq.metrics_all()")
+                .fetch_all(self.pool())
+                .await
+        {
+            for (queue, n) in queues {
+                metrics.queue_depth.get_or_create(&QueueLabel { queue }).set(n);
+            }
+        }
+        if let Ok(rows) =
+            sqlx::query_as::<_, (String, String, i64)>("SELECT kind, state, count FROM tasker.state_counts()")
+                .fetch_all(self.pool())
+                .await
+        {
+            for state in crate::model::TASK_STATES {
+                metrics.tasks_by_state.get_or_create(&StateLabel { state: state.to_string() }).set(0);
+            }
+            for state in crate::model::STEP_STATES {
+                metrics.steps_by_state.get_or_create(&StateLabel { state: state.to_string() }).set(0);
+            }
+            for (kind, state, n) in rows {
+                let family = if kind == "task" { &metrics.tasks_by_state } else { &metrics.steps_by_state };
+                family.get_or_create(&StateLabel { state }).set(n);
+            }
+        }
+    }
+}

@@ -44,18 +44,16 @@ impl Service {
             return Err(ServiceError::InvalidInput("result is only accepted with action complete_manually".into()));
         }
         let query = match req.action {
-            StepAction::ResolveManually => sqlx::query_scalar::<_, String>("SELECT tasker.resolve_step($1, $2)")
-                .bind(step_uuid)
-                .bind(req.reason),
-            StepAction::CompleteManually => {
-                sqlx::query_scalar::<_, String>("SELECT tasker.complete_step($1, $3, $2)")
-                    .bind(step_uuid)
-                    .bind(req.reason)
-                    .bind(req.result.unwrap_or(serde_json::Value::Null))
+            StepAction::ResolveManually => {
+                sqlx::query_scalar::<_, String>("SELECT tasker.resolve_step($1, $2)").bind(step_uuid).bind(req.reason)
             }
-            StepAction::ResetForRetry => sqlx::query_scalar::<_, String>("SELECT tasker.reset_step($1, $2)")
+            StepAction::CompleteManually => sqlx::query_scalar::<_, String>("SELECT tasker.complete_step($1, $3, $2)")
                 .bind(step_uuid)
-                .bind(req.reason),
+                .bind(req.reason)
+                .bind(req.result.unwrap_or(serde_json::Value::Null)),
+            StepAction::ResetForRetry => {
+                sqlx::query_scalar::<_, String>("SELECT tasker.reset_step($1, $2)").bind(step_uuid).bind(req.reason)
+            }
         };
         query.fetch_one(self.pool()).await?;
         self.get_step(task_uuid, step_uuid).await

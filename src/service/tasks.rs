@@ -164,9 +164,9 @@ fn validate_request(req: &TaskRequest) -> ServiceResult<()> {
 pub(crate) fn parse_cursor(cursor: Option<&str>) -> ServiceResult<Option<Uuid>> {
     match cursor {
         None | Some("") => Ok(None),
-        Some(c) => Uuid::parse_str(c)
-            .map(Some)
-            .map_err(|_| ServiceError::InvalidInput(format!("invalid cursor '{c}': use next_cursor from a previous page"))),
+        Some(c) => Uuid::parse_str(c).map(Some).map_err(|_| {
+            ServiceError::InvalidInput(format!("invalid cursor '{c}': use next_cursor from a previous page"))
+        }),
     }
 }
 
@@ -182,9 +182,8 @@ pub(crate) fn paginate<T>(mut items: Vec<T>, limit: i64, cursor_of: impl Fn(&T) 
 pub(crate) fn parse_cursor_id(cursor: Option<&str>) -> ServiceResult<Option<i64>> {
     match cursor {
         None | Some("") => Ok(None),
-        Some(c) => c
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| ServiceError::InvalidInput(format!("invalid cursor '{c}': use next_cursor from a previous page"))),
+        Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
+            ServiceError::InvalidInput(format!("invalid cursor '{c}': use next_cursor from a previous page"))
+        }),
     }
 }

@@ -1,0 +1,12 @@
+-- tasker.state_counts(): how many tasks and steps are in each state, for dashboards and the
+-- /metrics endpoint. One row per (kind, state) that has rows; kind is 'task' or 'step'.
+-- Cost: a scan of the state indexes of both tables -- cheap for dashboards, not for hot paths.
+CREATE OR REPLACE FUNCTION tasker.state_counts()
+RETURNS TABLE (kind text, state text, count bigint)
+LANGUAGE sql STABLE
+SET search_path = ''
+AS $$
+    SELECT 'task', t.state, count(*) FROM tasker.tasks t GROUP BY t.state
+    UNION ALL
+    SELECT 'step', s.state, count(*) FROM tasker.workflow_steps s GROUP BY s.state;
+$$;

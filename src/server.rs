@@ -1,0 +1,206 @@
+//! `tasker-server`: the start-up sequence and graceful shutdown.
+//!
+//! Order: configuration (given) -> database (embedded PostgreSQL when configured and no URL) ->
+//! migrations and `sql/` -> templates from `config/tasks/` -> the actors -> the in-process worker
+//! (when `[worker] embedded`) -> the REST listener -> the gRPC listener. Shutdown runs the other
+//! way: stop intake (listeners), stop the worker (running steps finish), drain the actors, close
+//! the pool, stop the embedded database.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::{Connection, PgPool};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::actors::Actors;
+use crate::api::auth::Auth;
+use crate::api::rest::{self, AppState, Limits};
+use crate::config::Config;
+use crate::db::{self, EmbeddedOptions, EmbeddedPostgres, PoolOptions};
+use crate::metrics::Metrics;
+use crate::service::Service;
+
+/// A running server.
+pub struct Server {
+    /// Where REST listens (when enabled).
+    pub rest_addr: Option<SocketAddr>,
+    /// Where gRPC listens (when enabled).
+    pub grpc_addr: Option<SocketAddr>,
+    /// The database URL in use.
+    pub database_url: String,
+    /// The service layer (for embedding and tests).
+    pub service: Service,
+    shutdown: CancellationToken,
+    listeners: Vec<JoinHandle<()>>,
+    worker: Option<(CancellationToken, JoinHandle<()>)>,
+    actors: Option<Actors>,
+    pool: PgPool,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+/// Where the embedded database lives: `$TASKER_HOME/<dir>` when TASKER_HOME is set, else `<dir>`
+/// relative to the working directory.
+fn embedded_dir(config: &Config) -> PathBuf {
+    let dir = PathBuf::from(&config.database.embedded_data_dir);
+    match std::env::var_os("TASKER_HOME") {
+        Some(home) if dir.is_relative() => PathBuf::from(home).join(dir),
+        _ => dir,
+    }
+}
+
+/// The database name the embedded server uses.
+pub const EMBEDDED_DATABASE: &str = "tasker";
+
+async fn open_database(config: &Config) -> anyhow::Result<(String, Option<EmbeddedPostgres>)> {
+    if !config.database.url.is_empty() {
+        return Ok((config.database.url.clone(), None));
+    }
+    if !config.database.embedded {
+        anyhow::bail!(
+            "no database: set DATABASE_URL (or [database] url), or enable [database] embedded for a local PostgreSQL"
+        );
+    }
+    let dir = embedded_dir(config);
+    let mut opts = EmbeddedOptions::new(&dir);
+    opts.port = (config.database.embedded_port != 0).then_some(config.database.embedded_port);
+    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&opts))
+        .await?
+        .context("starting the embedded PostgreSQL")?;
+    tracing::info!(data_dir = %pg.data_dir().display(), port = pg.port(), "embedded PostgreSQL started");
+    let mut admin = sqlx::PgConnection::connect(&pg.url("postgres")).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(EMBEDDED_DATABASE)
+        .fetch_one(&mut admin)
+        .await?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE {EMBEDDED_DATABASE}")).execute(&mut admin).await?;
+    }
+    admin.close().await?;
+    Ok((pg.url(EMBEDDED_DATABASE), Some(pg)))
+}
+
+impl Server {
+    /// Starts everything; returns once both listeners are bound.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        let (database_url, embedded) = open_database(&config).await?;
+        let pool = db::connect(
+            &database_url,
+            &PoolOptions {
+                max_connections: config.database.max_connections,
+                min_connections: config.database.min_connections,
+                acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
+                application_name: "tasker-server".into(),
+            },
+        )
+        .await
+        .context("connecting to the database")?;
+        let report = db::migrate(&pool).await.context("migrating the database")?;
+        tracing::info!(pgmq = %report.pgmq, sql_files_applied = report.sql_files_applied, "database ready");
+        let loaded = crate::templates::load_dir(&pool, std::path::Path::new(&config.templates.dir))
+            .await
+            .context("loading task templates")?;
+        tracing::info!(templates = loaded.len(), dir = %config.templates.dir, "templates registered");
+
+        let auth = Arc::new(Auth::from_config(&config.auth).map_err(anyhow::Error::msg)?);
+        let metrics = Arc::new(Metrics::new());
+        let actors = Actors::spawn(pool.clone(), &config, metrics.clone());
+        let service = Service::new(pool.clone(), Some(actors.submitter.clone()), Some(actors.status.clone()));
+        let shutdown = CancellationToken::new();
+
+        let worker = if config.worker.embedded { Some(start_worker(&pool, &config)?) } else { None };
+
+        let mut listeners = Vec::new();
+        let mut rest_addr = None;
+        if config.orchestration.web.enabled {
+            let web = &config.orchestration.web;
+            let listener = tokio::net::TcpListener::bind((web.host.as_str(), web.port))
+                .await
+                .with_context(|| format!("binding REST on {}:{}", web.host, web.port))?;
+            rest_addr = Some(listener.local_addr()?);
+            let state = AppState {
+                service: service.clone(),
+                auth: auth.clone(),
+                metrics: metrics.clone(),
+                public_docs: web.public_docs,
+            };
+            let app = rest::router(
+                state,
+                Limits {
+                    max_body_bytes: web.max_body_bytes,
+                    request_timeout: Duration::from_millis(web.request_timeout_ms),
+                },
+            );
+            let sd = shutdown.clone();
+            listeners.push(tokio::spawn(async move {
+                let serve = axum::serve(listener, app).with_graceful_shutdown(async move { sd.cancelled().await });
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "REST server failed");
+                }
+            }));
+            tracing::info!(addr = %rest_addr.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()), "REST listening");
+        }
+        let grpc_addr = None;
+
+        Ok(Server {
+            rest_addr,
+            grpc_addr,
+            database_url,
+            service,
+            shutdown,
+            listeners,
+            worker,
+            actors: Some(actors),
+            pool,
+            embedded,
+        })
+    }
+
+    /// Stops intake, lets running work finish (within the configured timeouts) and releases
+    /// everything, in reverse start order.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        for l in self.listeners.drain(..) {
+            let _ = l.await;
+        }
+        if let Some((token, handle)) = self.worker.take() {
+            token.cancel();
+            let _ = handle.await;
+        }
+        if let Some(actors) = self.actors.take() {
+            actors.shutdown().await;
+        }
+        self.pool.close().await;
+        if let Some(mut pg) = self.embedded.take() {
+            let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
+        }
+    }
+}
+
+fn start_worker(pool: &PgPool, config: &Config) -> anyhow::Result<(CancellationToken, JoinHandle<()>)> {
+    use crate::worker::{builtin_registry, Worker, WorkerConfig};
+    let w = &config.worker;
+    let vt = Duration::from_secs(u64::from(w.visibility_timeout_seconds));
+    let wc = WorkerConfig {
+        namespaces: w.namespaces.clone(),
+        concurrency: w.concurrency,
+        visibility_timeout: vt,
+        heartbeat_interval: (vt / 3).max(Duration::from_millis(200)),
+        poll_interval: Duration::from_millis(w.poll_interval_ms.max(10)),
+        worker_id: format!("{}-embedded", crate::worker::default_worker_id()),
+        ..WorkerConfig::default()
+    };
+    let worker = Worker::new(pool.clone(), builtin_registry(), wc).map_err(|e| anyhow::anyhow!("[worker]: {e}"))?;
+    let token = CancellationToken::new();
+    let t = token.clone();
+    let handle = tokio::spawn(async move {
+        if let Err(e) = worker.run(t).await {
+            tracing::error!(error = %e, "embedded worker stopped");
+        }
+    });
+    tracing::info!("embedded worker started with the built-in handlers");
+    Ok((token, handle))
+}
