@@ -1,0 +1,255 @@
+//! tasker.create_task: request validation (TK002 / TK004, nothing written), what a new task
+//! looks like, and the idempotency key (same request -> same task; different -> TK005).
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::support::*;
+
+/// Counts of everything create_task writes.
+async fn written(pool: &PgPool) -> [i64; 6] {
+    [
+        count(pool, "SELECT count(*) FROM tasker.tasks").await,
+        count(pool, "SELECT count(*) FROM tasker.workflow_steps").await,
+        count(pool, "SELECT count(*) FROM tasker.workflow_step_edges").await,
+        count(pool, "SELECT count(*) FROM tasker.task_transitions").await,
+        count(pool, "SELECT count(*) FROM tasker.workflow_step_transitions").await,
+        count(pool, "SELECT count(*) FROM pgmq.q_worker_orders_queue").await
+            + count(pool, "SELECT count(*) FROM pgmq.q_worker_demo_queue").await,
+    ]
+}
+
+fn order() -> Value {
+    json!({"order_id": "o-1", "customer_email": "a@example.com", "items": [{"sku": "x", "quantity": 2}]})
+}
+
+/// Calls create_task on orders/order_fulfillment, expects `code`, checks nothing was written.
+async fn refused(pool: &PgPool, context: Value, options: Value, code: &str) -> String {
+    let before = written(pool).await;
+    let msg = expect_sqlstate(try_create_task(pool, "orders", "order_fulfillment", context, options).await, code);
+    assert_eq!(written(pool).await, before, "create_task wrote something before failing: {msg}");
+    msg
+}
+
+async fn examples() -> TestDb {
+    let db = test_db().await;
+    load_examples(&db.pool).await;
+    db
+}
+
+#[tokio::test]
+async fn new_task_has_its_steps_edges_and_roots_dispatched() {
+    let db = examples().await;
+    let pool = &db.pool;
+    let task = create_task(pool, "orders", "order_fulfillment", order()).await;
+    assert_eq!(task_state(pool, task).await, "steps_in_process");
+    let path: Vec<String> = task_history(pool, task).await.into_iter().map(|h| h.1).collect();
+    assert_eq!(path, vec!["pending", "initializing", "enqueuing_steps", "steps_in_process"]);
+    assert_eq!(count(pool, "SELECT count(*) FROM tasker.workflow_steps").await, 5);
+    assert_eq!(count(pool, "SELECT count(*) FROM tasker.workflow_step_edges").await, 5);
+    let states = step_states(pool, task).await;
+    assert_eq!(states["validate_order"], "enqueued");
+    assert_eq!(steps_in(pool, task, "pending").await.len(), 4);
+    let ship = step(pool, task, "ship_order").await;
+    assert_eq!((ship.parents_total, ship.parents_pending, ship.ready_at), (2, 2, None));
+    let reserve = step(pool, task, "reserve_inventory").await;
+    assert_eq!(reserve.max_attempts, 5);
+    let msgs = queue_messages(pool, "orders").await;
+    assert_eq!(msgs.len(), 1);
+    assert_eq!((msgs[0].step_name.as_str(), msgs[0].attempt, msgs[0].task_uuid), ("validate_order", 1, task));
+}
+
+#[tokio::test]
+async fn options_are_stored_on_the_task() {
+    let db = examples().await;
+    let pool = &db.pool;
+    let corr = uuid::Uuid::now_v7();
+    let task = try_create_task(
+        pool,
+        "demo",
+        "linear",
+        json!({}),
+        json!({"priority": 7, "tags": ["a", "b"], "initiator": "me", "source_system": "tests",
+               "reason": "because", "correlation_id": corr}),
+    )
+    .await
+    .unwrap();
+    let row: (i32, Vec<String>, Option<String>, Option<String>, Option<String>, uuid::Uuid) = sqlx::query_as(
+        "SELECT priority, tags, initiator, source_system, reason, correlation_id FROM tasker.tasks WHERE task_uuid = $1",
+    )
+    .bind(task)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        row,
+        (7, vec!["a".into(), "b".into()], Some("me".into()), Some("tests".into()), Some("because".into()), corr)
+    );
+    assert_eq!(step(pool, task, "step_05").await.state, "pending");
+}
+
+#[tokio::test]
+async fn unknown_template_raises_tk002() {
+    let db = examples().await;
+    let pool = &db.pool;
+    let msg = expect_sqlstate(try_create_task(pool, "orders", "nope", json!({}), json!({})).await, "TK002");
+    assert!(msg.contains("unknown task template orders/nope/latest"), "{msg}");
+    assert_eq!(count(pool, "SELECT count(*) FROM tasker.tasks").await, 0);
+}
+
+#[tokio::test]
+async fn unknown_template_version_raises_tk002() {
+    let db = examples().await;
+    let res: Result<uuid::Uuid, _> =
+        sqlx::query_scalar("SELECT tasker.create_task('demo', 'linear', '9.9.9', '{}', '{}')")
+            .fetch_one(&db.pool)
+            .await;
+    let msg = expect_sqlstate(res, "TK002");
+    assert!(msg.contains("demo/linear/9.9.9"), "{msg}");
+}
+
+#[tokio::test]
+async fn context_that_is_not_an_object_raises_tk004() {
+    let db = examples().await;
+    for ctx in [json!([1]), json!("text"), json!(3), Value::Null] {
+        let msg = refused(&db.pool, ctx.clone(), json!({}), "TK004").await;
+        assert!(msg.contains("task context must be a JSON object"), "{ctx}: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn context_failing_input_schema_raises_tk004_naming_the_path() {
+    let db = examples().await;
+    let msg = refused(&db.pool, json!({"order_id": 5}), json!({}), "TK004").await;
+    assert!(msg.contains("input_schema of orders/order_fulfillment/1.0.0"), "{msg}");
+    assert!(msg.contains("$.order_id: expected string, got number"), "{msg}");
+
+    let msg =
+        refused(&db.pool, json!({"items": [{"sku": "x"}, {"sku": "y", "quantity": 0}]}), json!({}), "TK004").await;
+    assert!(msg.contains("$.items[0]: missing required property 'quantity'"), "{msg}");
+    assert!(msg.contains("$.items[1].quantity: less than minimum 1"), "{msg}");
+}
+
+#[tokio::test]
+async fn context_matching_input_schema_is_accepted() {
+    let db = examples().await;
+    let task = try_create_task(&db.pool, "orders", "order_fulfillment", order(), json!({})).await.unwrap();
+    let ctx: Value = sqlx::query_scalar("SELECT context FROM tasker.tasks WHERE task_uuid = $1")
+        .bind(task)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(ctx, order());
+}
+
+#[tokio::test]
+async fn unknown_option_raises_tk004() {
+    let db = examples().await;
+    let msg = refused(&db.pool, order(), json!({"priorty": 3}), "TK004").await;
+    assert!(msg.contains("unknown option 'priorty'"), "{msg}");
+}
+
+#[tokio::test]
+async fn mistyped_options_raise_tk004() {
+    let db = examples().await;
+    for (opts, text) in [
+        (json!({"priority": "high"}), "priority must be an integer"),
+        (json!({"priority": 1.5}), "priority must be an integer"),
+        (json!({"tags": "a"}), "tags must be a list of strings"),
+        (json!({"tags": [1]}), "tags must be a list of strings"),
+        (json!({"initiator": 5}), "option initiator must be a string"),
+        (json!({"idempotency_key": ""}), "idempotency_key must be 1 to 255 characters"),
+        (json!({"correlation_id": "not-a-uuid"}), "correlation_id must be a UUID"),
+        (json!([1]), "options must be a JSON object"),
+    ] {
+        let msg = refused(&db.pool, order(), opts.clone(), "TK004").await;
+        assert!(msg.contains(text), "{opts}: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn same_idempotency_key_and_request_returns_the_same_task() {
+    let db = examples().await;
+    let pool = &db.pool;
+    let opts = json!({"idempotency_key": "order-o-1", "priority": 2});
+    let first = try_create_task(pool, "orders", "order_fulfillment", order(), opts.clone()).await.unwrap();
+    let before = written(pool).await;
+    let second = try_create_task(pool, "orders", "order_fulfillment", order(), opts).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(written(pool).await, before, "the repeated request created something");
+}
+
+#[tokio::test]
+async fn same_idempotency_key_with_different_context_raises_tk005() {
+    let db = examples().await;
+    let pool = &db.pool;
+    let opts = json!({"idempotency_key": "order-o-1"});
+    let first = try_create_task(pool, "orders", "order_fulfillment", order(), opts.clone()).await.unwrap();
+    let mut other = order();
+    other["order_id"] = json!("o-2");
+    let msg = refused(pool, other, opts, "TK005").await;
+    assert!(msg.contains("order-o-1") && msg.contains(&first.to_string()), "{msg}");
+}
+
+#[tokio::test]
+async fn same_idempotency_key_with_different_options_raises_tk005() {
+    let db = examples().await;
+    let pool = &db.pool;
+    try_create_task(pool, "orders", "order_fulfillment", order(), json!({"idempotency_key": "k", "priority": 1}))
+        .await
+        .unwrap();
+    refused(pool, order(), json!({"idempotency_key": "k", "priority": 2}), "TK005").await;
+}
+
+#[tokio::test]
+async fn different_idempotency_keys_create_different_tasks() {
+    let db = examples().await;
+    let pool = &db.pool;
+    let a =
+        try_create_task(pool, "orders", "order_fulfillment", order(), json!({"idempotency_key": "a"})).await.unwrap();
+    let b =
+        try_create_task(pool, "orders", "order_fulfillment", order(), json!({"idempotency_key": "b"})).await.unwrap();
+    assert_ne!(a, b);
+    assert_eq!(count(pool, "SELECT count(*) FROM tasker.tasks").await, 2);
+}
+
+#[tokio::test]
+async fn concurrent_creates_with_one_idempotency_key_make_one_task() {
+    let db = examples().await;
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let pool = db.pool.clone();
+        handles.push(tokio::spawn(async move {
+            try_create_task(&pool, "orders", "order_fulfillment", order(), json!({"idempotency_key": "race"}))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for h in handles {
+        ids.push(h.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM tasker.tasks").await, 1);
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM pgmq.q_worker_orders_queue").await, 1);
+}
+
+#[tokio::test]
+async fn latest_version_is_used_when_none_is_given() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let mut v1 = template("demo", "versioned", &[("a", &[])], json!({}));
+    register(pool, v1.clone()).await;
+    v1["version"] = json!("2.0.0");
+    v1["steps"] = json!([{"name": "a", "handler": "h"}, {"name": "b", "handler": "h", "depends_on": ["a"]}]);
+    register(pool, v1).await;
+    let task = create_task(pool, "demo", "versioned", json!({})).await;
+    let version: String = sqlx::query_scalar("SELECT version FROM tasker.tasks WHERE task_uuid = $1")
+        .bind(task)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(version, "2.0.0");
+    assert_eq!(steps(pool, task).await.len(), 2);
+}

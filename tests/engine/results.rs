@@ -1,0 +1,469 @@
+//! The worker protocol and the result path: claim (and re-claim of lost attempts), submit,
+//! apply / process, the retry policy with its backoff, permanent failures, finalization into
+//! error with a DLQ entry.
+
+use chrono::Duration;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::support::*;
+
+/// Registers demo/single (one step named `only`) with `retry` and creates a task of it.
+async fn single(pool: &PgPool, retry: Value) -> Uuid {
+    register(pool, template("demo", "single", &[("only", &[])], retry)).await;
+    create_task(pool, "demo", "single", json!({})).await
+}
+
+fn ms(d: Duration) -> i64 {
+    d.num_milliseconds()
+}
+
+#[tokio::test]
+async fn submitted_result_deletes_the_dispatch_message_and_queues_the_result() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    assert_eq!(c.msg_id, queue_messages(pool, "demo").await[0].msg_id);
+    assert!(submit(pool, &c, &Outcome::Success(json!({"n": 1}))).await);
+    assert!(queue_messages(pool, "demo").await.is_empty());
+    let msg: Value =
+        sqlx::query_scalar("SELECT message FROM pgmq.q_orchestration_step_results").fetch_one(pool).await.unwrap();
+    assert_eq!(
+        msg,
+        json!({"step_uuid": c.step_uuid, "task_uuid": task, "attempt": 1, "status": "success", "result": {"n": 1}})
+    );
+    // Nothing is applied until the result processor runs.
+    assert_eq!(step(pool, task, "only").await.state, "in_progress");
+    let applied = process(pool, None).await;
+    assert_eq!((applied.results, applied.completed, applied.tasks_flagged), (1, 1, 1));
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.results), ("complete", Some(json!({"n": 1}))));
+    assert!(s.completed_at.is_some());
+    assert_eq!(result_queue_len(pool).await, 0);
+    assert_eq!(finalize(pool, None).await, vec![(task, "steps_in_process".to_string(), "complete".to_string())]);
+    assert_eq!(task_state(pool, task).await, "complete");
+}
+
+#[tokio::test]
+async fn claim_moves_the_step_to_in_progress_and_counts_the_attempt() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.attempts, c.attempt), ("in_progress", 1, 1));
+    assert_eq!(s.dispatch_msg_id, Some(c.msg_id));
+    let history = step_history(pool, s.step_uuid).await;
+    assert_eq!(history.last().unwrap().3, Some(json!({"worker": "test-worker"})));
+    assert!(claim(pool, "demo", 10, None).await.is_empty(), "an invisible message is not claimed again");
+}
+
+#[tokio::test]
+async fn malformed_submission_is_refused_with_tk004_and_nothing_is_sent() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    let good = result_json(&c, &Outcome::ok());
+    let mut no_error = result_json(&c, &Outcome::retryable("x"));
+    no_error.as_object_mut().unwrap().remove("error");
+    let mut bad_status = good.clone();
+    bad_status["status"] = json!("maybe");
+    for bad in [json!({"not": "an array"}), json!([good.clone(), bad_status]), json!([no_error])] {
+        let res = sqlx::query("SELECT * FROM tasker.submit_step_results($1)").bind(&bad).execute(pool).await;
+        expect_sqlstate(res, "TK004");
+    }
+    assert_eq!(result_queue_len(pool).await, 0);
+    assert_eq!(queue_messages(pool, "demo").await.len(), 1);
+    assert_eq!(step(pool, task, "only").await.state, "in_progress");
+}
+
+#[tokio::test]
+async fn result_for_completed_step_is_ignored() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    assert!(submit(pool, &c, &Outcome::Success(json!("first"))).await);
+    process(pool, None).await;
+    assert!(!submit(pool, &c, &Outcome::Success(json!("second"))).await, "submission after completion accepted");
+    let applied = apply(pool, json!([result_message(&c, &Outcome::permanent("late", "X"))]), None).await;
+    assert_eq!((applied.completed, applied.failed, applied.ignored), (0, 0, 1));
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.results), ("complete", Some(json!("first"))));
+}
+
+#[tokio::test]
+async fn malformed_message_in_results_batch_does_not_poison_the_others() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    let batch = json!([
+        "garbage",
+        {"step_uuid": "not-a-uuid", "attempt": 1, "status": "success"},
+        {"step_uuid": c.step_uuid, "attempt": 1, "status": "exploded"},
+        result_message(&c, &Outcome::ok())
+    ]);
+    let applied = apply(pool, batch, None).await;
+    assert_eq!((applied.results, applied.completed, applied.ignored), (4, 1, 3));
+    assert_eq!(step(pool, task, "only").await.state, "complete");
+}
+
+#[tokio::test]
+async fn retryable_error_with_attempts_left_waits_within_the_backoff_window() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task =
+        single(pool, json!({"max_attempts": 3, "backoff": "exponential", "base_ms": 1000, "max_ms": 60000})).await;
+    let t0 = db_now(pool).await;
+    let c = only(claim(pool, "demo", 10, Some(t0)).await);
+    assert!(submit(pool, &c, &Outcome::retryable("flaky")).await);
+    let applied = process(pool, Some(t0)).await;
+    assert_eq!((applied.retried, applied.tasks_flagged), (1, 1));
+
+    let s = step(pool, task, "only").await;
+    assert_eq!(s.state, "waiting_for_retry");
+    let wait = ms(s.next_retry_at.unwrap() - t0);
+    assert!((750..=1000).contains(&wait), "first retry after {wait} ms, expected 750..=1000");
+    assert_eq!(s.ready_at, s.next_retry_at);
+    let err = s.last_error.unwrap();
+    assert_eq!(
+        (err["message"].as_str(), err["step"].as_str(), err["attempt"].as_i64()),
+        (Some("flaky"), Some("only"), Some(1))
+    );
+
+    finalize(pool, Some(t0)).await;
+    assert_eq!(task_state(pool, task).await, "waiting_for_retry");
+}
+
+#[tokio::test]
+async fn step_waiting_for_retry_is_not_dispatched_before_next_retry_at() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({"base_ms": 1000})).await;
+    let t0 = db_now(pool).await;
+    let c = only(claim(pool, "demo", 10, Some(t0)).await);
+    submit(pool, &c, &Outcome::retryable("flaky")).await;
+    process(pool, Some(t0)).await;
+    finalize(pool, Some(t0)).await;
+    let due = step(pool, task, "only").await.next_retry_at.unwrap();
+
+    assert!(enqueue(pool, 100, Some(due - Duration::milliseconds(1))).await.is_empty());
+    assert!(claim(pool, "demo", 10, None).await.is_empty());
+    assert_eq!(enqueue(pool, 100, Some(due)).await.len(), 1);
+    assert_eq!(task_state(pool, task).await, "steps_in_process");
+    let again = only(claim(pool, "demo", 10, Some(due)).await);
+    assert_eq!((again.step_uuid, again.attempt), (c.step_uuid, 2));
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.next_retry_at, s.ready_at), ("in_progress", None, None));
+}
+
+#[tokio::test]
+async fn later_retries_back_off_exponentially_up_to_the_cap() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task =
+        single(pool, json!({"max_attempts": 5, "backoff": "exponential", "base_ms": 1000, "max_ms": 3000})).await;
+    let mut now = db_now(pool).await;
+    let mut windows = Vec::new();
+    for _ in 0..4 {
+        let c = only(claim(pool, "demo", 10, Some(now)).await);
+        submit(pool, &c, &Outcome::retryable("flaky")).await;
+        process(pool, Some(now)).await;
+        let due = step(pool, task, "only").await.next_retry_at.unwrap();
+        windows.push(ms(due - now));
+        now = due;
+        assert_eq!(enqueue(pool, 10, Some(now)).await.len(), 1);
+    }
+    // Attempts 1..4: 1000, 2000, 4000 -> capped 3000, 8000 -> capped 3000; each jittered down by <= 25%.
+    for (w, d) in windows.iter().zip([1000, 2000, 3000, 3000]) {
+        assert!(*w <= d && *w >= d * 3 / 4, "delays {windows:?}");
+    }
+}
+
+#[tokio::test]
+async fn retry_after_hint_sets_the_exact_delay() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({"base_ms": 10})).await;
+    let t0 = db_now(pool).await;
+    let c = only(claim(pool, "demo", 10, Some(t0)).await);
+    submit(pool, &c, &Outcome::Retryable { message: "slow down".into(), retry_after_ms: Some(5000) }).await;
+    process(pool, Some(t0)).await;
+    assert_eq!(step(pool, task, "only").await.next_retry_at, Some(t0 + Duration::milliseconds(5000)));
+}
+
+#[tokio::test]
+async fn retry_delay_stays_within_its_documented_bounds() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    // (backoff, base, max, attempt, retry_after, min, max)
+    type Case = (&'static str, i32, i32, i32, Option<i64>, i64, i64);
+    let cases: [Case; 8] = [
+        ("none", 1000, 60000, 3, None, 0, 0),
+        ("linear", 100, 60000, 3, None, 225, 300),
+        ("exponential", 100, 60000, 1, None, 75, 100),
+        ("exponential", 100, 60000, 4, None, 600, 800),
+        ("exponential", 1000, 5000, 20, None, 3750, 5000),
+        ("exponential", 1000, 60000, 1000, None, 45000, 60000),
+        ("exponential", 1000, 5000, 1, Some(1234), 1234, 1234),
+        ("linear", 1000, 5000, 1, Some(-5), 0, 0),
+    ];
+    for (backoff, base, max, attempt, after, lo, hi) in cases {
+        let (min, maxv): (i64, i64) = sqlx::query_as(
+            "SELECT min(d), max(d) FROM (SELECT tasker.retry_delay_ms($1, $2, $3, $4, $5) AS d \
+               FROM generate_series(1, 300)) x",
+        )
+        .bind(backoff)
+        .bind(base)
+        .bind(max)
+        .bind(attempt)
+        .bind(after)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert!(min >= lo && maxv <= hi, "{backoff} base {base} max {max} attempt {attempt}: {min}..{maxv}");
+    }
+}
+
+#[tokio::test]
+async fn retryable_error_on_the_last_attempt_fails_the_step() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({"max_attempts": 2, "backoff": "none"})).await;
+    let mut claims = 0;
+    let now = db_now(pool).await;
+    for _ in 0..5 {
+        let claimed = round(pool, "demo", Some(now), |_| Outcome::retryable("still flaky")).await;
+        claims += claimed.len();
+    }
+    assert_eq!(claims, 2, "max_attempts 2 allows two runs");
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.attempts), ("error", 2));
+    assert_eq!(s.last_error.as_ref().unwrap()["attempts_exhausted"], json!(true));
+    assert_eq!(task_state(pool, task).await, "error");
+    let dlq = dlq_entries(pool, task).await;
+    assert_eq!(dlq.len(), 1);
+    assert!(dlq[0].1.contains("step only failed after 2 attempt(s): still flaky"), "{}", dlq[0].1);
+}
+
+#[tokio::test]
+async fn permanent_error_fails_the_step_and_the_task_ends_in_error_with_a_dlq_entry() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    load_examples(pool).await;
+    let task = create_task(pool, "demo", "doomed", json!({})).await;
+    let rounds = run_until_idle(pool, "demo", None, |c| match c.handler.as_str() {
+        "fail_permanently" => Outcome::permanent("kaboom", "Boom"),
+        _ => Outcome::ok(),
+    })
+    .await;
+    assert_eq!(rounds, vec![vec!["prepare"], vec!["explode"]]);
+    let states = step_states(pool, task).await;
+    assert_eq!(states["explode"], "error");
+    assert_eq!(states["never_runs"], "pending");
+    assert_eq!(task_state(pool, task).await, "error");
+
+    let dlq = dlq_entries(pool, task).await;
+    assert_eq!(dlq.len(), 1);
+    let (_, reason, status, snapshot) = &dlq[0];
+    assert_eq!(reason, "step explode failed after 1 attempt(s): kaboom");
+    assert_eq!(status, "pending");
+    assert_eq!(snapshot["task"]["task_uuid"], json!(task));
+    assert_eq!(snapshot["task"]["state"], json!("error"));
+    let snap_steps = snapshot["steps"].as_array().unwrap();
+    assert_eq!(snap_steps.len(), 3);
+    assert_eq!(snap_steps[1]["name"], json!("explode"));
+    assert_eq!(snap_steps[1]["state"], json!("error"));
+    assert_eq!(snap_steps[1]["last_error"]["class"], json!("Boom"));
+    assert_eq!(snap_steps[0]["results"], json!({"ok": true}));
+    let last_error: Value = sqlx::query_scalar("SELECT last_error FROM tasker.tasks WHERE task_uuid = $1")
+        .bind(task)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(last_error["message"], json!("kaboom"));
+}
+
+#[tokio::test]
+async fn permanent_error_with_attempts_left_is_not_retried() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({"max_attempts": 5})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    submit(pool, &c, &Outcome::permanent("bad input", "Validation")).await;
+    let applied = process(pool, None).await;
+    assert_eq!((applied.failed, applied.retried), (1, 0));
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.attempts, s.next_retry_at), ("error", 1, None));
+}
+
+#[tokio::test]
+async fn failure_while_other_steps_run_blocks_the_task_until_they_finish() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "twin", &[("a", &[]), ("b", &[])], json!({}))).await;
+    let task = create_task(pool, "demo", "twin", json!({})).await;
+    let claimed = claim(pool, "demo", 10, None).await;
+    let a = claimed.iter().find(|c| c.step_name == "a").unwrap();
+    let b = claimed.iter().find(|c| c.step_name == "b").unwrap();
+    submit(pool, a, &Outcome::permanent("nope", "X")).await;
+    process(pool, None).await;
+    finalize(pool, None).await;
+    assert_eq!(task_state(pool, task).await, "blocked_by_failures");
+    assert!(dlq_entries(pool, task).await.is_empty());
+
+    submit(pool, b, &Outcome::ok()).await;
+    process(pool, None).await;
+    finalize(pool, None).await;
+    assert_eq!(task_state(pool, task).await, "error");
+    assert_eq!(step(pool, task, "b").await.state, "complete");
+    assert_eq!(dlq_entries(pool, task).await.len(), 1);
+}
+
+#[tokio::test]
+async fn finalizing_an_errored_task_again_adds_no_dlq_entry() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({"max_attempts": 1})).await;
+    round(pool, "demo", None, |_| Outcome::permanent("x", "X")).await;
+    assert_eq!(task_state(pool, task).await, "error");
+    let state: String = sqlx::query_scalar("SELECT tasker.finalize_task($1)").bind(task).fetch_one(pool).await.unwrap();
+    assert_eq!(state, "error");
+    assert_eq!(dlq_entries(pool, task).await.len(), 1);
+    let res = sqlx::query("SELECT tasker.finalize_task($1)").bind(Uuid::now_v7()).execute(pool).await;
+    expect_sqlstate(res, "TK002");
+}
+
+#[tokio::test]
+async fn redelivered_message_of_in_progress_step_is_reclaimed_as_a_new_attempt() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({"max_attempts": 3})).await;
+    let first = only(claim(pool, "demo", 10, None).await);
+    expire_message(pool, "demo", first.msg_id).await;
+    let second = only(claim(pool, "demo", 10, None).await);
+    assert_eq!((second.step_uuid, second.msg_id, second.attempt), (first.step_uuid, first.msg_id, 2));
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.attempts), ("in_progress", 2));
+    let last = step_history(pool, s.step_uuid).await.pop().unwrap();
+    assert_eq!((last.1.as_str(), last.2.as_str()), ("in_progress", "reclaim"));
+    assert!(last.3.unwrap()["reason"].as_str().unwrap().contains("visibility timeout"));
+}
+
+#[tokio::test]
+async fn late_result_of_a_lost_attempt_is_not_accepted() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({"max_attempts": 3})).await;
+    let first = only(claim(pool, "demo", 10, None).await);
+    expire_message(pool, "demo", first.msg_id).await;
+    let second = only(claim(pool, "demo", 10, None).await);
+    assert!(!submit(pool, &first, &Outcome::Success(json!("stale"))).await);
+    assert_eq!(result_queue_len(pool).await, 0);
+    assert_eq!(queue_messages(pool, "demo").await.len(), 1, "the late ack must not delete the live message");
+    // Even if it reached the results queue, the superseded attempt is ignored.
+    let applied = apply(pool, json!([result_message(&first, &Outcome::Success(json!("stale")))]), None).await;
+    assert_eq!(applied.ignored, 1);
+    assert!(submit(pool, &second, &Outcome::Success(json!("fresh"))).await);
+    process(pool, None).await;
+    assert_eq!(step(pool, task, "only").await.results, Some(json!("fresh")));
+}
+
+#[tokio::test]
+async fn redelivered_message_with_no_attempts_left_fails_the_step_through_the_results_queue() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({"max_attempts": 2})).await;
+    let first = only(claim(pool, "demo", 10, None).await);
+    expire_message(pool, "demo", first.msg_id).await;
+    only(claim(pool, "demo", 10, None).await);
+    expire_message(pool, "demo", first.msg_id).await;
+    assert!(claim(pool, "demo", 10, None).await.is_empty(), "an exhausted step is not handed out again");
+    assert!(queue_messages(pool, "demo").await.is_empty(), "the exhausted step's message is deleted");
+    assert_eq!(result_queue_len(pool).await, 1);
+    assert_eq!(step(pool, task, "only").await.state, "in_progress");
+
+    let applied = process(pool, None).await;
+    assert_eq!(applied.failed, 1);
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.attempts), ("error", 2));
+    assert_eq!(s.last_error.as_ref().unwrap()["class"], json!("VisibilityTimeout"));
+    finalize(pool, None).await;
+    assert_eq!(task_state(pool, task).await, "error");
+    assert_eq!(dlq_entries(pool, task).await.len(), 1);
+}
+
+#[tokio::test]
+async fn message_of_a_finished_step_is_discarded_at_claim() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    // The operator completes the step while the worker holds it; the message reappears.
+    sqlx::query("SELECT tasker.complete_step($1, '\"by hand\"')").bind(c.step_uuid).execute(pool).await.unwrap();
+    expire_message(pool, "demo", c.msg_id).await;
+    assert!(claim(pool, "demo", 10, None).await.is_empty());
+    assert!(queue_messages(pool, "demo").await.is_empty());
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.attempts), ("complete", 1));
+}
+
+#[tokio::test]
+async fn message_naming_no_step_is_discarded_at_claim() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    single(pool, json!({})).await;
+    sqlx::query("SELECT pgmq.send('worker_demo_queue', $1)")
+        .bind(json!({"step_uuid": Uuid::now_v7()}))
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pgmq.send('worker_demo_queue', '{\"junk\": true}')").execute(pool).await.unwrap();
+    let claimed = claim(pool, "demo", 10, None).await;
+    assert_eq!(claimed.len(), 1, "only the real step is claimed");
+    assert_eq!(queue_messages(pool, "demo").await.len(), 1);
+}
+
+#[tokio::test]
+async fn claim_and_heartbeat_in_unknown_namespace_raise_tk002() {
+    let db = test_db().await;
+    let res = sqlx::query("SELECT * FROM tasker.claim_steps('nowhere')").execute(&db.pool).await;
+    expect_sqlstate(res, "TK002");
+    let res =
+        sqlx::query("SELECT * FROM tasker.extend_visibility('nowhere', ARRAY[1]::bigint[])").execute(&db.pool).await;
+    expect_sqlstate(res, "TK002");
+}
+
+#[tokio::test]
+async fn claim_with_zero_limit_raises_tk004() {
+    let db = test_db().await;
+    single(&db.pool, json!({})).await;
+    let res = sqlx::query("SELECT * FROM tasker.claim_steps('demo', 0)").execute(&db.pool).await;
+    expect_sqlstate(res, "TK004");
+}
+
+#[tokio::test]
+async fn heartbeat_extends_held_messages_only() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    single(pool, json!({})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    let extended: Vec<i64> = sqlx::query_scalar("SELECT * FROM tasker.extend_visibility('demo', $1, 600)")
+        .bind(vec![c.msg_id, c.msg_id + 1000])
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(extended, vec![c.msg_id]);
+    let vt_ahead: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM vt - clock_timestamp())::float8 FROM pgmq.q_worker_demo_queue WHERE msg_id = $1",
+    )
+    .bind(c.msg_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(vt_ahead > 500.0, "{vt_ahead}");
+}
