@@ -49,6 +49,7 @@ DECLARE
     v_stale    bigint[];
     v_exhausted record;
     v_msgs     jsonb;
+    v_ids      uuid[];
     v_decided  jsonb;
     v_meta     jsonb := CASE WHEN p_worker IS NULL THEN NULL ELSE jsonb_build_object('worker', p_worker) END;
 BEGIN
@@ -70,9 +71,13 @@ BEGIN
         RETURN;
     END IF;
 
+    -- Ids first, as an array: the planner then reads the steps through their primary key.
+    v_ids := ARRAY(SELECT x.step_uuid FROM jsonb_to_recordset(v_msgs) AS x (msg_id bigint, step_uuid uuid)
+                    WHERE x.step_uuid IS NOT NULL);
+
     -- Lock the steps in a fixed order before deciding.
     PERFORM 1 FROM tasker.workflow_steps s
-     WHERE s.step_uuid IN (SELECT x.step_uuid FROM jsonb_to_recordset(v_msgs) AS x (msg_id bigint, step_uuid uuid))
+     WHERE s.step_uuid = ANY (v_ids)
      ORDER BY s.step_uuid FOR UPDATE;
 
     -- One decision per message: the first message of a step decides; any other is stale.
@@ -88,7 +93,8 @@ BEGIN
               FROM (SELECT r.msg_id, r.step_uuid,
                            row_number() OVER (PARTITION BY r.step_uuid ORDER BY r.msg_id) AS rn
                       FROM jsonb_to_recordset(v_msgs) AS r (msg_id bigint, step_uuid uuid)) x
-              LEFT JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid) d;
+              LEFT JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s
+                     ON s.step_uuid = x.step_uuid) d;
 
     SELECT array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.action = 'claim'),
            array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id) ORDER BY d.step_uuid) FILTER (WHERE d.action = 'claim'),

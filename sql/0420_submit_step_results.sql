@@ -24,6 +24,7 @@ DECLARE
     v_bad  jsonb;
     v_row  record;
     v_any  boolean := false;
+    v_ids  uuid[];
 BEGIN
     IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'submit_step_results expects a JSON array of results';
@@ -44,13 +45,16 @@ BEGIN
             HINT = 'each result needs step_uuid, attempt, msg_id, status (success, retryable_error, permanent_error) and, for failures, an error object';
     END IF;
 
+    v_ids := ARRAY(SELECT (e ->> 'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
     FOR v_row IN
         SELECT (e ->> 'step_uuid')::uuid AS step_uuid, (e ->> 'attempt')::integer AS attempt,
-               (e ->> 'msg_id')::bigint AS msg_id, e AS body, s.state, s.attempts, s.task_uuid, n.queue_name,
+               (e ->> 'msg_id')::bigint AS msg_id, e AS body, s.state, s.attempts, s.task_uuid, s.queue_name,
                s.dispatch_msg_id
           FROM jsonb_array_elements(p_results) e
-          LEFT JOIN tasker.workflow_steps s ON s.step_uuid = (e ->> 'step_uuid')::uuid
-          LEFT JOIN tasker.namespaces n ON n.name = s.namespace
+          LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.task_uuid, w.dispatch_msg_id, n.queue_name
+                       FROM tasker.workflow_steps w
+                       JOIN tasker.namespaces n ON n.name = w.namespace
+                      WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e ->> 'step_uuid')::uuid
     LOOP
         IF v_row.state = 'in_progress' AND v_row.attempts = v_row.attempt AND v_row.dispatch_msg_id = v_row.msg_id THEN
             PERFORM pgmq.send('orchestration_step_results',

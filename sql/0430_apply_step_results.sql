@@ -24,6 +24,8 @@ AS $$
 DECLARE
     v_now       timestamptz := coalesce(p_now, now());
     v_parsed    jsonb;
+    v_ids       uuid[];
+    v_lock      uuid[];
     v_ok        uuid[];
     v_ok_p      jsonb[];
     v_retry     uuid[];
@@ -61,13 +63,16 @@ BEGIN
 
     -- Lock the result steps and their children in one ordered pass, as every other function
     -- that locks several steps of a task does, so concurrent callers cannot deadlock.
+    -- (Ids as arrays, so the planner reads steps and edges through their indexes.)
+    v_ids := ARRAY(SELECT r.step_uuid FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS r (step_uuid uuid)
+                    WHERE r.step_uuid IS NOT NULL);
+    v_lock := v_ids || ARRAY(
+        SELECT e.to_step_uuid FROM tasker.workflow_step_edges e
+         WHERE e.from_step_uuid = ANY (ARRAY(
+               SELECT r.step_uuid FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS r (step_uuid uuid, status text)
+                WHERE r.status = 'success' AND r.step_uuid IS NOT NULL)));
     PERFORM 1 FROM tasker.workflow_steps s
-     WHERE s.step_uuid IN (SELECT r.step_uuid FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS r (step_uuid uuid)
-                           UNION
-                           SELECT e.to_step_uuid
-                             FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS r (step_uuid uuid, status text)
-                             JOIN tasker.workflow_step_edges e ON e.from_step_uuid = r.step_uuid
-                            WHERE r.status = 'success')
+     WHERE s.step_uuid = ANY (v_lock)
      ORDER BY s.step_uuid FOR UPDATE;
 
     WITH r AS (
@@ -75,7 +80,7 @@ BEGIN
                s.backoff_max_ms, s.name, s.task_uuid
           FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
                    ord bigint, step_uuid uuid, attempt integer, status text, result jsonb, error jsonb, retry_after_ms bigint)
-          JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid
+          JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = x.step_uuid
          WHERE s.state = 'in_progress'
            AND s.attempts = x.attempt
            AND x.status IN ('success', 'retryable_error', 'permanent_error')

@@ -124,7 +124,11 @@ impl Metrics {
         registry.register("actor_iterations", "Actor iterations (SQL calls)", m.actor_iterations.clone());
         registry.register("actor_batch_size", "Rows per actor iteration", m.actor_batch_size.clone());
         registry.register("actor_iteration_seconds", "Seconds per actor iteration", m.actor_latency.clone());
-        registry.register("actor_channel_depth", "Commands waiting in an actor's channel", m.actor_channel_depth.clone());
+        registry.register(
+            "actor_channel_depth",
+            "Commands waiting in an actor's channel",
+            m.actor_channel_depth.clone(),
+        );
         registry.register("actor_channel_capacity", "Capacity of an actor's channel", m.actor_channel_capacity.clone());
         registry.register("actor_backpressure", "Commands refused: channel full", m.actor_backpressure.clone());
         registry.register("circuit_breaker_state", "0 closed, 1 half-open, 2 open", m.breaker_state.clone());

@@ -60,7 +60,12 @@ impl CircuitBreaker {
             name: name.into(),
             failure_threshold: failure_threshold.max(1),
             open_duration,
-            inner: Mutex::new(Inner { state: State::Closed, consecutive_failures: 0, total_failures: 0, opened_count: 0 }),
+            inner: Mutex::new(Inner {
+                state: State::Closed,
+                consecutive_failures: 0,
+                total_failures: 0,
+                opened_count: 0,
+            }),
         }
     }
 

@@ -92,7 +92,10 @@ impl RuntimeStatus {
         self.breakers
             .iter()
             .map(|b| {
-                self.metrics.breaker_state.get_or_create(&BreakerLabel { breaker: b.name().to_string() }).set(b.state_code());
+                self.metrics
+                    .breaker_state
+                    .get_or_create(&BreakerLabel { breaker: b.name().to_string() })
+                    .set(b.state_code());
                 b.status()
             })
             .collect()

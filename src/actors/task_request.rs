@@ -58,7 +58,9 @@ impl TaskSubmitter {
         match tokio::time::timeout(self.reply_timeout, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(ServiceError::Unavailable("the server is shutting down".into())),
-            Err(_) => Err(ServiceError::Unavailable("task creation timed out; retry with the same idempotency key".into())),
+            Err(_) => {
+                Err(ServiceError::Unavailable("task creation timed out; retry with the same idempotency key".into()))
+            }
         }
     }
 }
