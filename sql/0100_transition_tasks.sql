@@ -1,15 +1,77 @@
--- tasker.transition_tasks(task_uuids, event, metadata, now): the one writer of tasks.state.
+-- tasker._move_task(task_uuid, events, metadata, now): the one writer of tasks.state.
 --
 -- Guarantees:
---   * locks the tasks in task_uuid order;
---   * every listed task has an allowed (state, event) move in tasker.task_state_transitions,
---     otherwise nothing changes and SQLSTATE TK001 is raised naming the task, its state and the
---     events that state allows; an unknown task raises TK002;
---   * writes the new state, updated_at, completed_at (set on entering a final state, cleared on
---     leaving one) and appends one tasker.task_transitions row per task, all in the caller's
---     transaction;
---   * notifies channel tasker_task_changed with '<task_uuid>:<state>' per task.
--- Returns one row per task moved: (task_uuid, from_state, to_state).
+--   * locks the task row;
+--   * walks p_events in order through tasker.task_state_transitions starting from the task's
+--     current state; if any (state, event) pair is not allowed nothing changes and SQLSTATE TK001
+--     is raised naming the task, the state, the event and the events that state allows; an
+--     unknown task raises TK002;
+--   * writes the final state, updated_at and completed_at (set on entering a final state, cleared
+--     on leaving one) in one UPDATE and appends one tasker.task_transitions row per event, so a
+--     path such as initialize -> enqueue -> steps_enqueued costs one row write plus its history;
+--   * notifies channel tasker_task_changed with '<task_uuid>:<state>'.
+-- Returns the task's state afterwards.
+CREATE OR REPLACE FUNCTION tasker._move_task(
+    p_task_uuid uuid,
+    p_events    text[],
+    p_metadata  jsonb DEFAULT NULL,
+    p_now       timestamptz DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_now   timestamptz := coalesce(p_now, now());
+    v_state text;
+    v_to    text;
+    v_event text;
+    v_froms text[] := '{}';
+    v_tos   text[] := '{}';
+BEGIN
+    SELECT t.state INTO v_state FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('task %s not found', p_task_uuid);
+    END IF;
+
+    FOREACH v_event IN ARRAY p_events LOOP
+        SELECT m.to_state INTO v_to FROM tasker.task_state_transitions m
+         WHERE m.from_state = v_state AND m.event = v_event;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'TK001',
+                MESSAGE = format('task %s cannot take event ''%s'' in state ''%s''', p_task_uuid, v_event, v_state),
+                HINT = coalesce('events allowed in state ''' || v_state || ''': ' ||
+                         (SELECT string_agg(m.event, ', ' ORDER BY m.event)
+                            FROM tasker.task_state_transitions m WHERE m.from_state = v_state),
+                         'state ''' || v_state || ''' is final');
+        END IF;
+        v_froms := v_froms || v_state;
+        v_tos := v_tos || v_to;
+        v_state := v_to;
+    END LOOP;
+    IF cardinality(v_tos) = 0 THEN
+        RETURN v_state;
+    END IF;
+
+    UPDATE tasker.tasks t
+       SET state = v_state,
+           updated_at = v_now,
+           completed_at = CASE WHEN v_state IN ('complete', 'error', 'cancelled', 'resolved_manually')
+                               THEN coalesce(t.completed_at, v_now) END
+     WHERE t.task_uuid = p_task_uuid;
+    INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, metadata, created_at)
+    SELECT p_task_uuid, x.f, x.t, x.e, p_metadata, v_now
+      FROM unnest(v_froms, v_tos, p_events) AS x (f, t, e);
+    PERFORM pg_notify('tasker_task_changed', p_task_uuid::text || ':' || v_state);
+    RETURN v_state;
+END;
+$$;
+
+-- tasker.transition_tasks(task_uuids, event, metadata, now): applies one event to several tasks.
+--
+-- Guarantees: the tasks are moved in task_uuid order with tasker._move_task, all or nothing:
+-- an illegal move of any of them (TK001) or an unknown task (TK002) raises and the caller's
+-- transaction changes nothing. Returns one row per task moved: (task_uuid, from_state, to_state).
 CREATE OR REPLACE FUNCTION tasker.transition_tasks(
     p_task_uuids uuid[],
     p_event      text,
@@ -19,66 +81,16 @@ RETURNS TABLE (task_uuid uuid, from_state text, to_state text)
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
-#variable_conflict use_column
 DECLARE
-    v_now     timestamptz := coalesce(p_now, now());
-    v_missing uuid;
-    v_bad     record;
+    v_id   uuid;
+    v_from text;
 BEGIN
-    PERFORM 1 FROM tasker.tasks t
-     WHERE t.task_uuid = ANY (p_task_uuids)
-     ORDER BY t.task_uuid
-       FOR UPDATE;
-
-    SELECT u INTO v_missing
-      FROM unnest(p_task_uuids) AS u
-     WHERE NOT EXISTS (SELECT 1 FROM tasker.tasks t WHERE t.task_uuid = u)
-     LIMIT 1;
-    IF v_missing IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('task %s not found', v_missing);
-    END IF;
-
-    SELECT t.task_uuid, t.state INTO v_bad
-      FROM tasker.tasks t
-     WHERE t.task_uuid = ANY (p_task_uuids)
-       AND NOT EXISTS (SELECT 1 FROM tasker.task_state_transitions m
-                        WHERE m.from_state = t.state AND m.event = p_event)
-     ORDER BY t.task_uuid
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'TK001',
-            MESSAGE = format('task %s cannot take event ''%s'' in state ''%s''', v_bad.task_uuid, p_event, v_bad.state),
-            HINT = coalesce('events allowed in state ''' || v_bad.state || ''': ' ||
-                     (SELECT string_agg(m.event, ', ' ORDER BY m.event)
-                        FROM tasker.task_state_transitions m WHERE m.from_state = v_bad.state),
-                     'state ''' || v_bad.state || ''' is final');
-    END IF;
-
-    RETURN QUERY
-    WITH old AS (
-        SELECT t.task_uuid, t.state
-          FROM tasker.tasks t
-         WHERE t.task_uuid = ANY (p_task_uuids)
-    ), moved AS (
-        UPDATE tasker.tasks t
-           SET state = m.to_state,
-               updated_at = v_now,
-               completed_at = CASE WHEN s.is_terminal THEN coalesce(t.completed_at, v_now) END
-          FROM old
-          JOIN tasker.task_state_transitions m ON m.from_state = old.state AND m.event = p_event
-          JOIN tasker.task_states s ON s.state = m.to_state
-         WHERE t.task_uuid = old.task_uuid
-        RETURNING t.task_uuid, old.state AS from_state, t.state AS to_state
-    ), history AS (
-        INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, metadata, created_at)
-        SELECT moved.task_uuid, moved.from_state, moved.to_state, p_event, p_metadata, v_now
-          FROM moved
-    )
-    SELECT moved.task_uuid, moved.from_state, moved.to_state FROM moved;
-
-    PERFORM pg_notify('tasker_task_changed', t.task_uuid::text || ':' || t.state)
-       FROM tasker.tasks t
-      WHERE t.task_uuid = ANY (p_task_uuids);
+    FOR v_id IN SELECT DISTINCT u FROM unnest(p_task_uuids) AS u ORDER BY u LOOP
+        SELECT t.state INTO v_from FROM tasker.tasks t WHERE t.task_uuid = v_id;
+        task_uuid := v_id;
+        to_state := tasker._move_task(v_id, ARRAY[p_event], p_metadata, p_now);
+        from_state := v_from;
+        RETURN NEXT;
+    END LOOP;
 END;
 $$;

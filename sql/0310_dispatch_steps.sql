@@ -71,21 +71,19 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_ids uuid[];
+    v_task record;
 BEGIN
-    PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (p_task_uuids) ORDER BY t.task_uuid FOR UPDATE;
-
-    SELECT array_agg(t.task_uuid) INTO v_ids FROM tasker.tasks t
-     WHERE t.task_uuid = ANY (p_task_uuids)
-       AND t.state IN ('initializing', 'waiting_for_retry', 'waiting_for_dependencies');
-    IF v_ids IS NOT NULL THEN
-        PERFORM tasker.transition_tasks(v_ids, 'enqueue', NULL, p_now);
-    END IF;
-
-    SELECT array_agg(t.task_uuid) INTO v_ids FROM tasker.tasks t
-     WHERE t.task_uuid = ANY (p_task_uuids) AND t.state = 'enqueuing_steps';
-    IF v_ids IS NOT NULL THEN
-        PERFORM tasker.transition_tasks(v_ids, 'steps_enqueued', NULL, p_now);
-    END IF;
+    FOR v_task IN
+        SELECT t.task_uuid, t.state FROM tasker.tasks t
+         WHERE t.task_uuid = ANY (p_task_uuids)
+           AND t.state IN ('initializing', 'enqueuing_steps', 'waiting_for_retry', 'waiting_for_dependencies')
+         ORDER BY t.task_uuid
+           FOR UPDATE
+    LOOP
+        PERFORM tasker._move_task(v_task.task_uuid,
+            CASE WHEN v_task.state = 'enqueuing_steps' THEN ARRAY['steps_enqueued']
+                 ELSE ARRAY['enqueue', 'steps_enqueued'] END,
+            NULL, p_now);
+    END LOOP;
 END;
 $$;

@@ -130,7 +130,6 @@ BEGIN
 
     INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, created_at)
     VALUES (v_task, NULL, 'pending', 'create', v_now);
-    PERFORM tasker.transition_tasks(ARRAY[v_task], 'initialize', NULL, v_now);
 
     -- Steps and edges ----------------------------------------------------------------------
     INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, position, namespace, state, priority,
@@ -153,12 +152,12 @@ BEGIN
       JOIN tasker.workflow_steps child ON child.task_uuid = v_task AND child.name = s ->> 'name'
       JOIN tasker.workflow_steps parent ON parent.task_uuid = v_task AND parent.name = d;
 
-    -- Dispatch the roots -------------------------------------------------------------------
-    PERFORM tasker.transition_tasks(ARRAY[v_task], 'enqueue', NULL, v_now);
+    -- Dispatch the roots, then record the task's way to steps_in_process in one write ----------
     SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_roots
       FROM tasker.workflow_steps s
      WHERE s.task_uuid = v_task AND s.parents_total = 0;
     PERFORM 1 FROM tasker._dispatch_steps(v_roots, v_now);
+    PERFORM tasker._move_task(v_task, ARRAY['initialize', 'enqueue', 'steps_enqueued'], NULL, v_now);
 
     RETURN v_task;
 END;

@@ -62,14 +62,14 @@ BEGIN
     END IF;
 
     IF v_state = 'error' THEN
-        PERFORM tasker.transition_tasks(ARRAY[p_task_uuid], 'retry', NULL, v_now);
         UPDATE tasker.dlq_entries d
            SET resolution_status = 'retried', updated_at = v_now, resolved_at = v_now
          WHERE d.task_uuid = p_task_uuid AND d.resolution_status IN ('pending', 'investigating');
-    ELSIF v_state <> 'evaluating_results' THEN
-        PERFORM tasker.transition_tasks(ARRAY[p_task_uuid], 'evaluate', NULL, v_now);
     END IF;
-    PERFORM tasker.transition_tasks(ARRAY[p_task_uuid], v_event,
+    PERFORM tasker._move_task(p_task_uuid,
+        CASE WHEN v_state = 'error' THEN ARRAY['retry', v_event]
+             WHEN v_state = 'evaluating_results' THEN ARRAY[v_event]
+             ELSE ARRAY['evaluate', v_event] END,
         jsonb_build_object('steps_total', c.total, 'steps_done', c.done, 'steps_in_flight', c.in_flight,
                            'steps_failed', c.failed, 'steps_retrying', c.retrying, 'steps_ready', c.ready),
         v_now);
