@@ -45,6 +45,7 @@ pub struct DlqEntry {
 /// Filters for listing DLQ entries (newest first).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DlqListQuery {
     /// Only this status.
     pub resolution_status: Option<String>,

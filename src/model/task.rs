@@ -113,6 +113,7 @@ pub struct Task {
 /// Filters and paging for listing tasks (newest first).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TaskListQuery {
     /// Only this namespace.
     pub namespace: Option<String>,

@@ -5,6 +5,10 @@ use crate::model::{Bottlenecks, PerformanceMetrics};
 
 /// Largest analytics window, in hours (90 days).
 pub const MAX_HOURS: u32 = 24 * 90;
+/// Analytics window when the caller names none, in hours.
+pub const DEFAULT_HOURS: u32 = 24;
+/// Number of slowest steps and templates when the caller names none.
+pub const DEFAULT_BOTTLENECK_LIMIT: u32 = 10;
 
 fn check_hours(hours: u32) -> ServiceResult<i32> {
     if (1..=MAX_HOURS).contains(&hours) {

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
+pub use analytics::{DEFAULT_BOTTLENECK_LIMIT, DEFAULT_HOURS, MAX_HOURS};
 pub use error::ServiceError;
 pub use health::{ComponentStatus, DetailedHealth, HealthReport, PoolStats, QueueDepth};
 

@@ -49,6 +49,25 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     }
 }
 
+/// A raw body (size-limited like every body); its rejection is a problem (413 when too large).
+pub struct ApiBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let path = req.uri().path().to_string();
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(ApiBody(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "request body too large")
+                    .at(path))
+            }
+            Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {}", e.body_text())).at(path)),
+        }
+    }
+}
+
 /// Query parameters.
 pub struct ApiQuery<T>(pub T);
 
