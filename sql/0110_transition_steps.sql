@@ -33,33 +33,35 @@ DECLARE
     v_now     timestamptz := coalesce(p_now, now());
     v_missing uuid;
     v_bad     record;
+    v_check   record;
 BEGIN
     IF p_payloads IS NOT NULL AND cardinality(p_payloads) <> cardinality(p_step_uuids) THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004',
             MESSAGE = format('transition_steps: %s payloads for %s steps', cardinality(p_payloads), cardinality(p_step_uuids));
     END IF;
 
-    PERFORM 1 FROM tasker.workflow_steps s
-     WHERE s.step_uuid = ANY (p_step_uuids)
-     ORDER BY s.step_uuid
-       FOR UPDATE;
+    -- Lock in step_uuid order and check every move in one pass.
+    SELECT count(*) AS found,
+           (array_agg(x.step_uuid ORDER BY x.step_uuid) FILTER (WHERE NOT x.allowed))[1] AS bad_uuid
+      INTO v_check
+      FROM (SELECT s.step_uuid,
+                   EXISTS (SELECT 1 FROM tasker.step_state_transitions m
+                            WHERE m.from_state = s.state AND m.event = p_event) AS allowed
+              FROM tasker.workflow_steps s
+             WHERE s.step_uuid = ANY (p_step_uuids)
+             ORDER BY s.step_uuid
+               FOR UPDATE) x;
 
-    SELECT u INTO v_missing
-      FROM unnest(p_step_uuids) AS u
-     WHERE NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.step_uuid = u)
-     LIMIT 1;
-    IF v_missing IS NOT NULL THEN
+    IF v_check.found < (SELECT count(DISTINCT u) FROM unnest(p_step_uuids) AS u) THEN
+        SELECT u INTO v_missing
+          FROM unnest(p_step_uuids) AS u
+         WHERE NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.step_uuid = u)
+         LIMIT 1;
         RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('workflow step %s not found', v_missing);
     END IF;
 
-    SELECT s.step_uuid, s.name, s.state INTO v_bad
-      FROM tasker.workflow_steps s
-     WHERE s.step_uuid = ANY (p_step_uuids)
-       AND NOT EXISTS (SELECT 1 FROM tasker.step_state_transitions m
-                        WHERE m.from_state = s.state AND m.event = p_event)
-     ORDER BY s.step_uuid
-     LIMIT 1;
-    IF FOUND THEN
+    IF v_check.bad_uuid IS NOT NULL THEN
+        SELECT s.step_uuid, s.name, s.state INTO v_bad FROM tasker.workflow_steps s WHERE s.step_uuid = v_check.bad_uuid;
         RAISE EXCEPTION USING
             ERRCODE = 'TK001',
             MESSAGE = format('step %s (%s) cannot take event ''%s'' in state ''%s''',
