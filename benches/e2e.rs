@@ -1,0 +1,281 @@
+//! End-to-end benchmark: real `tasker-server` and `tasker-worker` processes on a local PostgreSQL,
+//! driven over REST. Run with `cargo bench --bench e2e`.
+//!
+//! - W1: the 10-step linear template, `BENCH_W1_RUNS` tasks one after another: end-to-end latency
+//!   (POST to the `complete` notification) and per-stage latency read from the step history
+//!   (step k `complete` -> step k+1 `claim`: result processing, dispatch and claim), p50/p95.
+//! - W2: the fan-out template (1 -> 100 -> 1): wall time of one task.
+//! - W3: `BENCH_W3_TASKS` diamond tasks submitted at once by 32 concurrent clients: steps/s from
+//!   the first request to the last task complete, and the server's peak RSS (sampled from /proc).
+//!
+//! The database is a PostgreSQL started from the local binaries in a temporary directory with the
+//! server defaults (durable: fsync and synchronous_commit on), or with `BENCH_FAST=1` fsync,
+//! synchronous_commit and full_page_writes off. Figures and their reading: `docs/benchmarks.md`.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgConnection, PgPool};
+use tasker_orchestration::db::{self, EmbeddedOptions, EmbeddedPostgres, PoolOptions};
+use uuid::Uuid;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// A child process killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn summary(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    (percentile(&v, 0.5), percentile(&v, 0.95), v.iter().sum::<f64>() / v.len().max(1) as f64)
+}
+
+async fn create(client: &reqwest::Client, base: &str, ns: &str, name: &str) -> anyhow::Result<Uuid> {
+    let resp = client
+        .post(format!("{base}/v1/tasks"))
+        .json(&serde_json::json!({"namespace": ns, "name": name, "version": "1.0.0", "context": {}}))
+        .send()
+        .await?;
+    anyhow::ensure!(resp.status().as_u16() == 201, "create answered {}", resp.status());
+    let body: serde_json::Value = resp.json().await?;
+    Ok(body["task_uuid"].as_str().unwrap_or_default().parse()?)
+}
+
+/// Waits for `<uuid>:complete` (or error) on tasker_task_changed.
+async fn wait_complete(listener: &mut PgListener, task: Uuid, timeout: Duration) -> anyhow::Result<Instant> {
+    let want = task.to_string();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let n = tokio::time::timeout(left, listener.recv()).await??;
+        if let Some((id, state)) = n.payload().split_once(':') {
+            if id == want && (state == "complete" || state == "error") {
+                anyhow::ensure!(state == "complete", "task {task} ended in {state}");
+                return Ok(Instant::now());
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let w1_runs = env_usize("BENCH_W1_RUNS", 50);
+    let w3_tasks = env_usize("BENCH_W3_TASKS", 1000);
+    let workers = env_usize("BENCH_WORKERS", 2);
+    let concurrency = env_usize("BENCH_WORKER_CONCURRENCY", 32);
+    let fast = std::env::var("BENCH_FAST").is_ok_and(|v| v == "1");
+
+    let dir = std::env::temp_dir().join(format!("tasker-e2e-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut opts = EmbeddedOptions::new(dir.join("pgdata"));
+    opts.ephemeral = fast;
+    let mut pg = EmbeddedPostgres::start(&opts)?;
+    let mut admin = PgConnection::connect(&pg.url("postgres")).await?;
+    sqlx::query("CREATE DATABASE tasker").execute(&mut admin).await?;
+    admin.close().await?;
+    let url = pg.url("tasker");
+    let pool: PgPool = db::connect(&url, &PoolOptions { max_connections: 4, ..Default::default() }).await?;
+
+    let rest_port = free_port();
+    let crate_dir = env!("CARGO_MANIFEST_DIR");
+    let log = std::fs::File::create(dir.join("server.log"))?;
+    let server = Proc(
+        Command::new(env!("CARGO_BIN_EXE_tasker-server"))
+            .current_dir(crate_dir)
+            .env("TASKER_ENV", "bench")
+            .env("DATABASE_URL", &url)
+            .env("TASKER__ORCHESTRATION__WEB__HOST", "127.0.0.1")
+            .env("TASKER__ORCHESTRATION__WEB__PORT", rest_port.to_string())
+            .env("TASKER__ORCHESTRATION__GRPC__HOST", "127.0.0.1")
+            .env("TASKER__ORCHESTRATION__GRPC__PORT", free_port().to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?,
+    );
+    let server_pid = server.0.id();
+    let base = format!("http://127.0.0.1:{rest_port}");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let started = Instant::now();
+    loop {
+        if client.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "server did not become healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut worker_procs = Vec::new();
+    for i in 0..workers {
+        worker_procs.push(Proc(
+            Command::new(env!("CARGO_BIN_EXE_tasker-worker"))
+                .env("DATABASE_URL", &url)
+                .env("RUST_LOG", "warn")
+                .args(["--namespaces", "demo", "--concurrency", &concurrency.to_string()])
+                .args(["--batch-size", "32", "--worker-id", &format!("bench-{i}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        ));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_idle = rss_kib(server_pid, "VmRSS:");
+
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.listen("tasker_task_changed").await?;
+
+    // W1 -------------------------------------------------------------------------------------
+    let mut e2e = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..w1_runs {
+        let t0 = Instant::now();
+        let task = create(&client, &base, "demo", "linear").await?;
+        let done = wait_complete(&mut listener, task, Duration::from_secs(60)).await?;
+        e2e.push((done - t0).as_secs_f64() * 1000.0);
+        tasks.push(task);
+    }
+    let stages: Vec<(String, f64, f64)> = sqlx::query_as(
+        "WITH h AS (
+             SELECT s.task_uuid, s.position, h.event, h.created_at
+               FROM tasker.workflow_steps s JOIN tasker.workflow_step_transitions h ON h.step_uuid = s.step_uuid
+              WHERE s.task_uuid = ANY ($1))
+         SELECT 'dispatch' AS kind,
+                extract(epoch FROM c.created_at - p.created_at)::float8 * 1000,
+                extract(epoch FROM d.created_at - p.created_at)::float8 * 1000
+           FROM h p
+           JOIN h c ON c.task_uuid = p.task_uuid AND c.position = p.position + 1 AND c.event = 'claim'
+           JOIN h d ON d.task_uuid = p.task_uuid AND d.position = p.position + 1 AND d.event = 'complete'
+          WHERE p.event = 'complete'",
+    )
+    .bind(&tasks)
+    .fetch_all(&pool)
+    .await?;
+    let (e2e_p50, e2e_p95, e2e_mean) = summary(e2e);
+    let (st_p50, st_p95, _) = summary(stages.iter().map(|s| s.1).collect());
+    let (full_p50, full_p95, _) = summary(stages.iter().map(|s| s.2).collect());
+
+    // W2 -------------------------------------------------------------------------------------
+    let t0 = Instant::now();
+    let task = create(&client, &base, "demo", "fan_out").await?;
+    let done = wait_complete(&mut listener, task, Duration::from_secs(120)).await?;
+    let w2_ms = (done - t0).as_secs_f64() * 1000.0;
+
+    // W3 -------------------------------------------------------------------------------------
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let peak = peak.clone();
+        let sampling = sampling.clone();
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(server_pid, "VmRSS:"), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM tasker.tasks WHERE state = 'complete'").fetch_one(&pool).await?;
+    let t0 = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::new();
+    let mut backpressure = 0u64;
+    for _ in 0..32 {
+        let client = client.clone();
+        let base = base.clone();
+        let next = next.clone();
+        clients.push(tokio::spawn(async move {
+            let mut refused = 0u64;
+            while next.fetch_add(1, Ordering::Relaxed) < w3_tasks as u64 {
+                loop {
+                    match create(&client, &base, "demo", "diamond").await {
+                        Ok(_) => break,
+                        Err(_) => {
+                            refused += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+            }
+            refused
+        }));
+    }
+    for c in clients {
+        backpressure += c.await.unwrap_or(0);
+    }
+    let submitted = t0.elapsed();
+    loop {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM tasker.tasks WHERE state = 'complete'").fetch_one(&pool).await?;
+        if n - before >= w3_tasks as i64 {
+            break;
+        }
+        anyhow::ensure!(t0.elapsed() < Duration::from_secs(600), "W3 did not finish: {} of {w3_tasks}", n - before);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let w3 = t0.elapsed();
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.await;
+    let peak_rss = peak.load(Ordering::Relaxed).max(rss_kib(server_pid, "VmRSS:"));
+    let hwm = rss_kib(server_pid, "VmHWM:");
+
+    println!("tasker end-to-end benchmark ({} PostgreSQL, {workers} worker process(es) x {concurrency})",
+        if fast { "fast: fsync off" } else { "durable: server defaults" });
+    println!("W1 linear x {w1_runs}: end-to-end p50 {e2e_p50:.1} ms, p95 {e2e_p95:.1} ms, mean {e2e_mean:.1} ms");
+    println!("   per stage (step k complete -> step k+1 claimed): p50 {st_p50:.2} ms, p95 {st_p95:.2} ms");
+    println!("   per stage (step k complete -> step k+1 complete): p50 {full_p50:.2} ms, p95 {full_p95:.2} ms");
+    println!("W2 fan-out 1->100->1: {w2_ms:.0} ms");
+    println!(
+        "W3 {w3_tasks} diamond tasks: submitted in {:.2} s ({} retries after 503), all complete in {:.2} s = {:.0} steps/s",
+        submitted.as_secs_f64(),
+        backpressure,
+        w3.as_secs_f64(),
+        (w3_tasks * 4) as f64 / w3.as_secs_f64()
+    );
+    println!("   server RSS: idle {} MiB, peak during W3 {} MiB (VmHWM {} MiB)", rss_idle / 1024, peak_rss / 1024, hwm / 1024);
+
+    drop(worker_procs);
+    drop(server);
+    listener.unlisten_all().await.ok();
+    pool.close().await;
+    pg.stop()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
