@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actors::Actors;
 use crate::api::auth::Auth;
+use crate::api::grpc;
 use crate::api::rest::{self, AppState, Limits};
 use crate::config::Config;
 use crate::db::{self, EmbeddedOptions, EmbeddedPostgres, PoolOptions};
@@ -143,7 +144,29 @@ impl Server {
             }));
             tracing::info!(addr = %rest_addr.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()), "REST listening");
         }
-        let grpc_addr = None;
+        let mut grpc_addr = None;
+        if config.orchestration.grpc.enabled {
+            let g = &config.orchestration.grpc;
+            let listener = tokio::net::TcpListener::bind((g.host.as_str(), g.port))
+                .await
+                .with_context(|| format!("binding gRPC on {}:{}", g.host, g.port))?;
+            grpc_addr = Some(listener.local_addr()?);
+            let state = grpc::GrpcState::new(service.clone(), auth.clone(), g.max_concurrent_streams, shutdown.clone());
+            let (reporter, health) = grpc::health_service().await;
+            let routes = grpc::routes(state, grpc::Limits { max_message_bytes: g.max_message_bytes }, health)?;
+            listeners.push(grpc::spawn_health_updater(service.clone(), reporter, shutdown.clone()));
+            let sd = shutdown.clone();
+            listeners.push(tokio::spawn(async move {
+                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                let serve = tonic::transport::Server::builder()
+                    .add_routes(routes)
+                    .serve_with_incoming_shutdown(incoming, async move { sd.cancelled().await });
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "gRPC server failed");
+                }
+            }));
+            tracing::info!(addr = %grpc_addr.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()), "gRPC listening");
+        }
 
         Ok(Server {
             rest_addr,

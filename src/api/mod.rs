@@ -2,4 +2,5 @@
 //! sharing one API-key authorization.
 
 pub mod auth;
+pub mod grpc;
 pub mod rest;
