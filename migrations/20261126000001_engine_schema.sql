@@ -186,6 +186,7 @@ CREATE TABLE tasker.tasks (
 CREATE UNIQUE INDEX tasks_idempotency_key ON tasker.tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX tasks_created_at ON tasker.tasks (created_at, task_uuid);
 CREATE INDEX tasks_state ON tasker.tasks (state);
+CREATE INDEX tasks_completed_at ON tasker.tasks (completed_at) WHERE completed_at IS NOT NULL;
 CREATE INDEX tasks_template ON tasker.tasks (namespace, name, version);
 CREATE INDEX tasks_finalization_requested ON tasker.tasks (finalization_requested_at)
     WHERE finalization_requested_at IS NOT NULL;
@@ -274,6 +275,7 @@ CREATE TABLE tasker.workflow_step_transitions (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX workflow_step_transitions_step ON tasker.workflow_step_transitions (step_uuid, id);
+CREATE INDEX workflow_step_transitions_task ON tasker.workflow_step_transitions (task_uuid, id);
 
 -- ---------------------------------------------------------------------------------------------
 -- Dead letter queue

@@ -12,7 +12,8 @@
 -- counter decremented; children reaching zero are dispatched at once (tasker._dispatch_steps);
 -- tasks with a failure, a retry, or nothing left in flight are flagged for finalization
 -- (finalization_requested_at) and tasker_task_finalize is notified.
--- Locks: result steps and their children together in step_uuid order, then tasks by task_uuid.
+-- Locks: result steps and their children together in step_uuid order, then their tasks in
+-- task_uuid order, before any change.
 -- Returns one row of counts.
 CREATE OR REPLACE FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (results integer, completed integer, retried integer, failed integer, ignored integer,
@@ -110,6 +111,9 @@ BEGIN
       INTO v_valid, v_ok, v_ok_p, v_retry, v_retry_p, v_fail, v_fail_p, v_tasks
       FROM d;
 
+    -- Tasks next, in task_uuid order, before anything below touches them (dispatch, flags).
+    PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks) ORDER BY t.task_uuid FOR UPDATE;
+
     IF v_ok IS NOT NULL THEN
         PERFORM tasker.transition_steps(v_ok, 'complete', v_ok_p, NULL, v_now);
     END IF;
@@ -149,7 +153,6 @@ BEGIN
 
     -- Flag tasks that need their state re-derived.
     IF v_tasks IS NOT NULL THEN
-        PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks) ORDER BY t.task_uuid FOR UPDATE;
         WITH flagged AS (
             UPDATE tasker.tasks t
                SET finalization_requested_at = coalesce(t.finalization_requested_at, v_now),

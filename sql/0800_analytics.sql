@@ -1,7 +1,8 @@
 -- tasker.performance_metrics(hours, now): throughput and outcomes over the last p_hours hours.
 -- Tasks are counted by creation time (created, active) or by completion time (completed, failed,
--- cancelled); step durations are claim-to-completion of steps completed in the window. Reads
--- the tasks and steps of the window only (indexes on created_at / state).
+-- cancelled); step durations are claim-to-completion of steps completed in the window. Tasks of
+-- the window are found through the created_at and completed_at indexes; steps are scanned (a
+-- dashboard query, not a hot path).
 CREATE OR REPLACE FUNCTION tasker.performance_metrics(p_hours integer DEFAULT 24, p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (hours integer, tasks_created bigint, tasks_completed bigint, tasks_failed bigint,
                tasks_cancelled bigint, tasks_active bigint, completion_rate double precision,

@@ -1,6 +1,7 @@
 -- tasker.state_counts(): how many tasks and steps are in each state, for dashboards and the
 -- /metrics endpoint. One row per (kind, state) that has rows; kind is 'task' or 'step'.
--- Cost: a scan of the state indexes of both tables -- cheap for dashboards, not for hot paths.
+-- Cost: an index scan of tasks (by state) and a scan of workflow_steps -- for dashboards and
+-- scrapes, not for hot paths.
 CREATE OR REPLACE FUNCTION tasker.state_counts()
 RETURNS TABLE (kind text, state text, count bigint)
 LANGUAGE sql STABLE

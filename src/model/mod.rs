@@ -3,12 +3,14 @@
 
 mod analytics;
 mod dlq;
+mod history;
 mod step;
 mod task;
 mod template;
 
 pub use analytics::{Bottlenecks, PerformanceMetrics, SlowStep, SlowTemplate};
 pub use dlq::{DlqEntry, DlqListQuery, DlqStats, DlqStatusCount, DlqUpdate};
+pub use history::{HistoryCursor, TaskEvent};
 pub use step::{RetriedStep, RetryFilter, RetryOutcome, Step, StepAction, StepActionRequest, StepTransition};
 pub use task::{Page, StepCounts, Task, TaskListQuery, TaskRequest};
 pub use template::{Template, TemplateSummary};

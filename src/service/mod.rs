@@ -9,6 +9,7 @@ mod analytics;
 mod dlq;
 mod error;
 mod health;
+mod history;
 mod steps;
 mod tasks;
 mod templates;

@@ -12,12 +12,7 @@ const STEP_COLUMNS: &str = "step_uuid, task_uuid, step_name, handler, position, 
 impl Service {
     /// The steps of a task, in template order. Unknown task: not found.
     pub async fn list_steps(&self, task_uuid: Uuid) -> ServiceResult<Vec<Step>> {
-        let steps: Vec<Step> = sqlx::query_as(&format!(
-            "SELECT {STEP_COLUMNS} FROM tasker.step_overview WHERE task_uuid = $1 ORDER BY position"
-        ))
-        .bind(task_uuid)
-        .fetch_all(self.pool())
-        .await?;
+        let steps = fetch_steps(self.pool(), task_uuid).await?;
         if steps.is_empty() {
             // A task always has steps: none means no such task.
             return Err(ServiceError::NotFound(format!("task {task_uuid} not found")));
@@ -73,4 +68,12 @@ impl Service {
             sqlx::query_as("SELECT * FROM tasker.retry_failed_steps($1)").bind(json).fetch_all(self.pool()).await?;
         Ok(RetryOutcome { dry_run, count: steps.len(), steps })
     }
+}
+
+/// Reads a task's steps in template order through any executor.
+pub(crate) async fn fetch_steps<'e, E: sqlx::PgExecutor<'e>>(executor: E, task_uuid: Uuid) -> ServiceResult<Vec<Step>> {
+    Ok(sqlx::query_as(&format!("SELECT {STEP_COLUMNS} FROM tasker.step_overview WHERE task_uuid = $1 ORDER BY position"))
+        .bind(task_uuid)
+        .fetch_all(executor)
+        .await?)
 }

@@ -93,12 +93,7 @@ impl Service {
 
     /// A task with its progress.
     pub async fn get_task(&self, task_uuid: Uuid) -> ServiceResult<Task> {
-        let row: Option<TaskRow> =
-            sqlx::query_as(&format!("SELECT {TASK_COLUMNS} FROM tasker.task_overview WHERE task_uuid = $1"))
-                .bind(task_uuid)
-                .fetch_optional(self.pool())
-                .await?;
-        row.map(Task::from).ok_or_else(|| ServiceError::NotFound(format!("task {task_uuid} not found")))
+        fetch_task(self.pool(), task_uuid).await
     }
 
     /// Tasks matching the filters, newest first, one page at a time.
@@ -186,4 +181,14 @@ pub(crate) fn parse_cursor_id(cursor: Option<&str>) -> ServiceResult<Option<i64>
             ServiceError::InvalidInput(format!("invalid cursor '{c}': use next_cursor from a previous page"))
         }),
     }
+}
+
+/// Reads one task through any executor (the pool, or a transaction for a consistent snapshot).
+pub(crate) async fn fetch_task<'e, E: sqlx::PgExecutor<'e>>(executor: E, task_uuid: Uuid) -> ServiceResult<Task> {
+    let row: Option<TaskRow> =
+        sqlx::query_as(&format!("SELECT {TASK_COLUMNS} FROM tasker.task_overview WHERE task_uuid = $1"))
+            .bind(task_uuid)
+            .fetch_optional(executor)
+            .await?;
+    row.map(Task::from).ok_or_else(|| ServiceError::NotFound(format!("task {task_uuid} not found")))
 }

@@ -1,19 +1,18 @@
-//! `StreamTaskStatus`: a task's state changes, pushed as they happen.
+//! `StreamTaskStatus`: every state change of a task and its steps, pushed as it happens.
 //!
 //! Driven by LISTEN/NOTIFY through the process's one [`NotificationHub`] (no connection and no
-//! polling per stream): each stream subscribes to the hub's broadcast, and on a notification that
-//! names its task (`tasker_task_changed` `<uuid>:<state>`, `tasker_steps_changed` `<uuid>,…`)
-//! re-reads the task and its steps through the service and emits what changed since the last
-//! read — step changes and the task change, ordered by when they happened. After a reconnect of
-//! the listener, or when the stream fell behind the broadcast (`Lagged`), notifications may have
-//! been missed, so it re-reads as well. The first message is a snapshot; the last is the change
-//! into a final task state. Each stream holds one of `max_concurrent_streams` permits.
+//! polling per stream): each stream subscribes to the hub's broadcast, then reads a snapshot of
+//! the task together with a history cursor in one REPEATABLE READ transaction. The first message
+//! is that snapshot. On a notification naming its task (`tasker_task_changed` `<uuid>:<state>`,
+//! `tasker_steps_changed` `<uuid>,…`), after a reconnect of the listener, or when the stream fell
+//! behind the broadcast (`Lagged`), it reads the recorded history after its cursor
+//! (`tasker.task_history_since`) and sends each change in order -- every transition, none twice.
+//! The last message is the change into a final task state. Each stream holds one of
+//! `max_concurrent_streams` permits.
 
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-
-use chrono::{DateTime, Utc};
 
 use tokio::sync::{broadcast, mpsc, OwnedSemaphorePermit};
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
@@ -25,7 +24,7 @@ use super::convert::ts;
 use super::proto::{task_status_update, StepStateChange, TaskSnapshot, TaskStateChange, TaskStatusUpdate};
 use super::GrpcState;
 use crate::actors::listener::{Event, CHANNEL_STEPS_CHANGED, CHANNEL_TASK_CHANGED};
-use crate::model::{Step, Task, TASK_FINAL_STATES};
+use crate::model::{HistoryCursor, Step, Task, TASK_FINAL_STATES};
 use crate::service::{Service, ServiceError};
 
 /// Messages buffered per stream before the stream waits for its client.
@@ -57,27 +56,22 @@ pub(super) async fn open(state: &GrpcState, task_uuid: Uuid) -> Result<TaskStatu
         state.service.runtime_status().map(|s| s.hub.clone()).ok_or_else(|| {
             Status::unavailable("task status streams need the notification hub, which is not running")
         })?;
-    // Subscribe before the snapshot: a change committed after it is then seen as a notification.
+    // Subscribe before the snapshot, so no notification of a later change is missed; the
+    // snapshot's history cursor says where the changes it does not show begin.
     let events = hub.subscribe();
-    let (task, steps) = read(&state.service, task_uuid).await?;
+    let (task, steps, cursor) = state.service.task_snapshot(task_uuid).await?;
     let (tx, rx) = mpsc::channel(STREAM_BUFFER);
     let follower = Follower {
         service: state.service.clone(),
         task_uuid,
         task_state: task.state.clone(),
-        steps: steps.iter().map(|s| (s.step_uuid, s.state.clone())).collect(),
+        cursor,
         sequence: 0,
         tx,
         _permit: permit,
     };
     tokio::spawn(follower.run(task, steps, events, state.shutdown.clone()));
     Ok(TaskStatusStream { inner: ReceiverStream::new(rx) })
-}
-
-async fn read(service: &Service, task_uuid: Uuid) -> Result<(Task, Vec<Step>), ServiceError> {
-    let task = service.get_task(task_uuid).await?;
-    let steps = service.list_steps(task_uuid).await?;
-    Ok((task, steps))
 }
 
 fn is_final(state: &str) -> bool {
@@ -93,10 +87,6 @@ fn names_task(channel: &str, payload: &str, task: &str) -> bool {
     }
 }
 
-/// Sort key of the changes found by one re-read: a final task change last, then by time, a task
-/// change after step changes of the same instant, steps in template order.
-type ChangeOrder = (bool, DateTime<Utc>, u8, i32);
-
 /// Why a stream stops.
 enum Stop {
     /// The task reached a final state: the stream ends normally.
@@ -105,12 +95,12 @@ enum Stop {
     Gone,
 }
 
-/// The task behind one stream: what was last sent, and where to send.
+/// The task behind one stream: the history cursor of what was sent, and where to send.
 struct Follower {
     service: Service,
     task_uuid: Uuid,
     task_state: String,
-    steps: HashMap<Uuid, String>,
+    cursor: HistoryCursor,
     sequence: u64,
     tx: mpsc::Sender<Result<TaskStatusUpdate, Status>>,
     /// Held while the stream is open.
@@ -132,6 +122,16 @@ impl Follower {
         });
         if self.send(snapshot, terminal).await.is_err() || terminal {
             return;
+        }
+        // Changes committed between the snapshot and the subscription's first event are in the
+        // history after the cursor: look once now.
+        match self.refresh().await {
+            Ok(Some(Stop::Done | Stop::Gone)) => return,
+            Ok(None) => {}
+            Err(e) => {
+                let _ = self.tx.send(Err(e.into())).await;
+                return;
+            }
         }
         let me = self.task_uuid.to_string();
         loop {
@@ -157,14 +157,14 @@ impl Follower {
             if !relevant {
                 continue;
             }
-            // A burst of notifications needs one re-read: take what is already queued.
+            // A burst of notifications needs one read: take what is already queued.
             while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = events.try_recv() {}
             match self.refresh().await {
                 Ok(None) => {}
                 Ok(Some(Stop::Done | Stop::Gone)) => return,
                 Err(ServiceError::Unavailable(e)) => {
-                    // The database is away; the hub's reconnect will trigger the next re-read.
-                    tracing::warn!(task_uuid = %self.task_uuid, error = %e, "task status stream cannot re-read its task");
+                    // The database is away; the hub's reconnect will trigger the next read.
+                    tracing::warn!(task_uuid = %self.task_uuid, error = %e, "task status stream cannot read its task");
                 }
                 Err(e) => {
                     let _ = self.tx.send(Err(e.into())).await;
@@ -174,49 +174,59 @@ impl Follower {
         }
     }
 
-    /// Re-reads the task and its steps and sends every change since the last read.
+    /// Sends every recorded change after the cursor, in order; stops after the change into a
+    /// final task state.
     async fn refresh(&mut self) -> Result<Option<Stop>, ServiceError> {
-        let (task, steps) = read(&self.service, self.task_uuid).await?;
-        let mut changes: Vec<(ChangeOrder, task_status_update::Update)> = Vec::new();
-        for step in steps {
-            let previous = self.steps.insert(step.step_uuid, step.state.clone()).unwrap_or_default();
-            if previous == step.state {
-                continue;
-            }
-            let key = (false, step.updated_at, 0, step.position);
-            let change = StepStateChange {
-                step_uuid: step.step_uuid.to_string(),
-                step_name: step.name.clone(),
-                from_state: previous,
-                to_state: step.state.clone(),
-                changed_at: Some(ts(step.updated_at)),
-                step: Some(step.into()),
-            };
-            changes.push((key, task_status_update::Update::StepStateChange(change)));
+        let history = self.service.task_history_since(self.task_uuid, self.cursor).await?;
+        if history.is_empty() {
+            return Ok(None);
         }
-        let terminal = is_final(&task.state);
-        if task.state != self.task_state {
-            // A final state comes last, whatever the clocks say: it ends the stream.
-            let key = (terminal, task.updated_at, 1, 0);
-            let change = TaskStateChange {
-                from_state: self.task_state.clone(),
-                to_state: task.state.clone(),
-                changed_at: Some(ts(task.updated_at)),
-                task: Some(task.into()),
+        // The current task and steps travel with the changes (one read per batch of changes).
+        let task = if history.iter().any(|e| e.kind == "task") {
+            Some(self.service.get_task(self.task_uuid).await?)
+        } else {
+            None
+        };
+        let steps: HashMap<Uuid, Step> = if history.iter().any(|e| e.kind == "step") {
+            self.service.list_steps(self.task_uuid).await?.into_iter().map(|s| (s.step_uuid, s)).collect()
+        } else {
+            HashMap::new()
+        };
+        for event in history {
+            self.cursor.advance(&event);
+            let update = match event.step_uuid {
+                Some(step_uuid) if event.kind == "step" => {
+                    task_status_update::Update::StepStateChange(StepStateChange {
+                        step_uuid: step_uuid.to_string(),
+                        step_name: event.step_name.clone().unwrap_or_default(),
+                        from_state: event.from_state.clone().unwrap_or_default(),
+                        to_state: event.to_state.clone(),
+                        changed_at: Some(ts(event.created_at)),
+                        step: steps.get(&step_uuid).cloned().map(Into::into),
+                        event: event.event.clone(),
+                        attempt: event.attempt.unwrap_or_default(),
+                    })
+                }
+                _ => task_status_update::Update::TaskStateChange(TaskStateChange {
+                    from_state: event.from_state.clone().unwrap_or_default(),
+                    to_state: event.to_state.clone(),
+                    changed_at: Some(ts(event.created_at)),
+                    task: task.clone().map(Into::into),
+                    event: event.event.clone(),
+                }),
             };
-            changes.push((key, task_status_update::Update::TaskStateChange(change)));
-        }
-        changes.sort_by_key(|(key, _)| *key);
-        let n = changes.len();
-        for (i, (_, update)) in changes.into_iter().enumerate() {
-            if self.send(update, terminal && i + 1 == n).await.is_err() {
+            let terminal = event.kind == "task" && is_final(&event.to_state);
+            if self.send(update, terminal).await.is_err() {
                 return Ok(Some(Stop::Gone));
             }
+            if terminal {
+                return Ok(Some(Stop::Done));
+            }
         }
-        Ok(terminal.then_some(Stop::Done))
+        Ok(None)
     }
 
-    /// Sends one update; `task_state` is the task's state once it is applied.
+    /// Sends one update; `terminal` marks the last message of the stream.
     async fn send(&mut self, update: task_status_update::Update, terminal: bool) -> Result<(), ()> {
         match &update {
             task_status_update::Update::TaskStateChange(c) => self.task_state = c.to_state.clone(),
