@@ -51,9 +51,7 @@ impl Drop for Proc {
 fn rss_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
         .unwrap_or(0)
 }
 
@@ -212,7 +210,8 @@ async fn main() -> anyhow::Result<()> {
             }
         })
     };
-    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM tasker.tasks WHERE state = 'complete'").fetch_one(&pool).await?;
+    let before: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tasker.tasks WHERE state = 'complete'").fetch_one(&pool).await?;
     let t0 = Instant::now();
     let next = Arc::new(AtomicU64::new(0));
     let mut clients = Vec::new();
@@ -256,8 +255,10 @@ async fn main() -> anyhow::Result<()> {
     let peak_rss = peak.load(Ordering::Relaxed).max(rss_kib(server_pid, "VmRSS:"));
     let hwm = rss_kib(server_pid, "VmHWM:");
 
-    println!("tasker end-to-end benchmark ({} PostgreSQL, {workers} worker process(es) x {concurrency})",
-        if fast { "fast: fsync off" } else { "durable: server defaults" });
+    println!(
+        "tasker end-to-end benchmark ({} PostgreSQL, {workers} worker process(es) x {concurrency})",
+        if fast { "fast: fsync off" } else { "durable: server defaults" }
+    );
     println!("W1 linear x {w1_runs}: end-to-end p50 {e2e_p50:.1} ms, p95 {e2e_p95:.1} ms, mean {e2e_mean:.1} ms");
     println!("   per stage (step k complete -> step k+1 claimed): p50 {st_p50:.2} ms, p95 {st_p95:.2} ms");
     println!("   per stage (step k complete -> step k+1 complete): p50 {full_p50:.2} ms, p95 {full_p95:.2} ms");
@@ -269,7 +270,12 @@ async fn main() -> anyhow::Result<()> {
         w3.as_secs_f64(),
         (w3_tasks * 4) as f64 / w3.as_secs_f64()
     );
-    println!("   server RSS: idle {} MiB, peak during W3 {} MiB (VmHWM {} MiB)", rss_idle / 1024, peak_rss / 1024, hwm / 1024);
+    println!(
+        "   server RSS: idle {} MiB, peak during W3 {} MiB (VmHWM {} MiB)",
+        rss_idle / 1024,
+        peak_rss / 1024,
+        hwm / 1024
+    );
 
     drop(worker_procs);
     drop(server);

@@ -72,8 +72,10 @@ impl Service {
 
 /// Reads a task's steps in template order through any executor.
 pub(crate) async fn fetch_steps<'e, E: sqlx::PgExecutor<'e>>(executor: E, task_uuid: Uuid) -> ServiceResult<Vec<Step>> {
-    Ok(sqlx::query_as(&format!("SELECT {STEP_COLUMNS} FROM tasker.step_overview WHERE task_uuid = $1 ORDER BY position"))
-        .bind(task_uuid)
-        .fetch_all(executor)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "SELECT {STEP_COLUMNS} FROM tasker.step_overview WHERE task_uuid = $1 ORDER BY position"
+    ))
+    .bind(task_uuid)
+    .fetch_all(executor)
+    .await?)
 }

@@ -103,7 +103,11 @@ async fn check_stream(pool: &PgPool, task_uuid: &str, msgs: &[TaskStatusUpdate],
             assert_eq!(seen.len(), 1, "step {} never changed, yet the stream says {seen:?}", names[step]);
             continue;
         }
-        assert!(recorded.ends_with(seen), "step {} states {seen:?} are not the end of history {recorded:?}", names[step]);
+        assert!(
+            recorded.ends_with(seen),
+            "step {} states {seen:?} are not the end of history {recorded:?}",
+            names[step]
+        );
     }
     // In a diamond, `finish` completes after `left` and `right` (when the stream saw all three).
     if let (Some(f), Some(l), Some(r)) =
