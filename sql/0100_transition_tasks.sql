@@ -19,6 +19,7 @@ CREATE OR REPLACE FUNCTION tasker._move_task(
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_now   timestamptz := coalesce(p_now, now());
@@ -80,6 +81,7 @@ CREATE OR REPLACE FUNCTION tasker.transition_tasks(
 RETURNS TABLE (task_uuid uuid, from_state text, to_state text)
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_id   uuid;

@@ -27,6 +27,7 @@ CREATE OR REPLACE FUNCTION tasker.transition_steps(
 RETURNS TABLE (step_uuid uuid, task_uuid uuid, from_state text, to_state text, attempts integer)
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE

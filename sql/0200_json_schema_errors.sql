@@ -10,6 +10,7 @@ CREATE OR REPLACE FUNCTION tasker.json_schema_errors(p_schema jsonb, p_doc jsonb
 RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_errors text[] := '{}';

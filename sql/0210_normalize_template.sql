@@ -12,6 +12,7 @@ CREATE OR REPLACE FUNCTION tasker.normalize_template(p_definition jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_ns      text := p_definition ->> 'namespace';

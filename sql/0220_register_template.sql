@@ -10,6 +10,7 @@ CREATE OR REPLACE FUNCTION tasker.register_template(p_definition jsonb)
 RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_def   jsonb := tasker.normalize_template(p_definition);

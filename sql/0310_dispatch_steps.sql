@@ -13,6 +13,7 @@ CREATE OR REPLACE FUNCTION tasker._dispatch_steps(p_step_uuids uuid[], p_now tim
 RETURNS TABLE (step_uuid uuid, task_uuid uuid, queue_name text)
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -69,6 +70,7 @@ CREATE OR REPLACE FUNCTION tasker._advance_tasks_to_in_process(p_task_uuids uuid
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_task record;

@@ -23,6 +23,7 @@ CREATE OR REPLACE FUNCTION tasker.create_task(
 RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_now      timestamptz := now();

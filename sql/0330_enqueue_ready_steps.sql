@@ -10,6 +10,7 @@ CREATE OR REPLACE FUNCTION tasker.enqueue_ready_steps(p_limit integer DEFAULT 10
 RETURNS TABLE (step_uuid uuid, task_uuid uuid, queue_name text)
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE

@@ -37,6 +37,7 @@ RETURNS TABLE (
     parent_results  jsonb)
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE

@@ -7,6 +7,7 @@ CREATE OR REPLACE FUNCTION tasker.extend_visibility(p_namespace text, p_msg_ids 
 RETURNS SETOF bigint
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_queue text;

@@ -18,6 +18,7 @@ CREATE OR REPLACE FUNCTION tasker.submit_step_results(p_results jsonb)
 RETURNS TABLE (step_uuid uuid, accepted boolean)
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE

@@ -11,6 +11,7 @@ RETURNS TABLE (results integer, completed integer, retried integer, failed integ
                dispatched integer, tasks_flagged integer)
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_ids  bigint[];

@@ -17,6 +17,7 @@ CREATE OR REPLACE FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timesta
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_now    timestamptz := coalesce(p_now, now());

@@ -9,6 +9,7 @@ CREATE OR REPLACE FUNCTION tasker.finalize_tasks(p_limit integer DEFAULT 100, p_
 RETURNS TABLE (task_uuid uuid, from_state text, to_state text)
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -42,6 +43,7 @@ CREATE OR REPLACE FUNCTION tasker.finalize_task(p_task_uuid uuid, p_now timestam
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid FOR UPDATE;

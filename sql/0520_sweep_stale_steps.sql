@@ -16,6 +16,7 @@ CREATE OR REPLACE FUNCTION tasker.sweep_stale_steps(
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_now    timestamptz := coalesce(p_now, now());

@@ -11,6 +11,7 @@ CREATE OR REPLACE FUNCTION tasker.cancel_task(p_task_uuid uuid, p_reason text DE
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_state text;

@@ -12,6 +12,7 @@ CREATE OR REPLACE FUNCTION tasker._operate_step(p_step_uuid uuid, p_event text, 
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_step       tasker.workflow_steps;

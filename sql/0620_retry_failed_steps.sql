@@ -20,6 +20,7 @@ RETURNS TABLE (step_uuid uuid, task_uuid uuid, namespace text, task_name text, s
                previous_attempts integer, last_error jsonb, task_state_before text, task_state_after text)
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE

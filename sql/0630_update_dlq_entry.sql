@@ -8,6 +8,7 @@ CREATE OR REPLACE FUNCTION tasker.update_dlq_entry(
 RETURNS tasker.dlq_entries
 LANGUAGE plpgsql
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_entry tasker.dlq_entries;
