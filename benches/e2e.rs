@@ -55,6 +55,30 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) used so far by process `pid`.
+fn cpu_secs(pid: u32) -> f64 {
+    let ticks = 100.0; // USER_HZ on Linux
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / ticks)
+        })
+        .unwrap_or(0.0)
+}
+
+/// CPU seconds used so far by every PostgreSQL process (backends, walwriter, autovacuum, ...).
+fn postgres_cpu_secs() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .map(cpu_secs)
+        .sum()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -210,6 +234,8 @@ async fn main() -> anyhow::Result<()> {
             }
         })
     };
+    let worker_pids: Vec<u32> = worker_procs.iter().map(|p| p.0.id()).collect();
+    let cpu_before = (cpu_secs(server_pid), worker_pids.iter().map(|p| cpu_secs(*p)).sum::<f64>(), postgres_cpu_secs());
     let before: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tasker.tasks WHERE state = 'complete'").fetch_one(&pool).await?;
     let t0 = Instant::now();
@@ -250,6 +276,11 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let w3 = t0.elapsed();
+    let cpu = (
+        cpu_secs(server_pid) - cpu_before.0,
+        worker_pids.iter().map(|p| cpu_secs(*p)).sum::<f64>() - cpu_before.1,
+        postgres_cpu_secs() - cpu_before.2,
+    );
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
     let peak_rss = peak.load(Ordering::Relaxed).max(rss_kib(server_pid, "VmRSS:"));
@@ -269,6 +300,15 @@ async fn main() -> anyhow::Result<()> {
         backpressure,
         w3.as_secs_f64(),
         (w3_tasks * 4) as f64 / w3.as_secs_f64()
+    );
+    println!(
+        "   CPU seconds during W3 ({:.2} s wall x 2 cores = {:.2}): PostgreSQL {:.2}, tasker-server {:.2}, workers {:.2}, other {:.2}",
+        w3.as_secs_f64(),
+        w3.as_secs_f64() * 2.0,
+        cpu.2,
+        cpu.0,
+        cpu.1,
+        (w3.as_secs_f64() * 2.0 - cpu.0 - cpu.1 - cpu.2).max(0.0)
     );
     println!(
         "   server RSS: idle {} MiB, peak during W3 {} MiB (VmHWM {} MiB)",
