@@ -22,10 +22,11 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_bad  jsonb;
-    v_row  record;
-    v_any  boolean := false;
-    v_ids  uuid[];
+    v_bad      jsonb;
+    v_ids      uuid[];
+    v_decided  jsonb;
+    v_messages jsonb[];
+    v_queue    record;
 BEGIN
     IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'submit_step_results expects a JSON array of results';
@@ -47,36 +48,48 @@ BEGIN
     END IF;
 
     v_ids := ARRAY(SELECT (e ->> 'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
-    FOR v_row IN
-        SELECT (e ->> 'step_uuid')::uuid AS step_uuid, (e ->> 'attempt')::integer AS attempt,
-               (e ->> 'msg_id')::bigint AS msg_id, e AS body, s.state, s.attempts, s.task_uuid, s.queue_name,
-               s.dispatch_msg_id
-          FROM jsonb_array_elements(p_results) e
-          LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.task_uuid, w.dispatch_msg_id, n.queue_name
-                       FROM tasker.workflow_steps w
-                       JOIN tasker.namespaces n ON n.name = w.namespace
-                      WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e ->> 'step_uuid')::uuid
-    LOOP
-        IF v_row.state = 'in_progress' AND v_row.attempts = v_row.attempt AND v_row.dispatch_msg_id = v_row.msg_id THEN
-            PERFORM pgmq.send('orchestration_step_results',
-                jsonb_build_object(
-                    'step_uuid', v_row.step_uuid,
-                    'task_uuid', v_row.task_uuid,
-                    'attempt', v_row.attempt,
-                    'status', v_row.body ->> 'status')
-                || (v_row.body - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id']));
-            PERFORM pgmq.delete(v_row.queue_name, v_row.msg_id);
-            v_any := true;
-            step_uuid := v_row.step_uuid; accepted := true;
-        ELSE
-            step_uuid := v_row.step_uuid; accepted := false;
-        END IF;
-        RETURN NEXT;
-    END LOOP;
+    SELECT jsonb_agg(jsonb_build_object(
+               'ord', e.ordinality,
+               'step_uuid', e.value ->> 'step_uuid',
+               'accepted', coalesce(s.state = 'in_progress'
+                                    AND s.attempts = (e.value ->> 'attempt')::integer
+                                    AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false),
+               'queue_name', s.queue_name,
+               'msg_id', (e.value ->> 'msg_id')::bigint,
+               'message', jsonb_build_object(
+                              'step_uuid', e.value ->> 'step_uuid',
+                              'task_uuid', s.task_uuid,
+                              'attempt', (e.value ->> 'attempt')::integer,
+                              'status', e.value ->> 'status')
+                          || (e.value - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id'])))
+      INTO v_decided
+      FROM jsonb_array_elements(p_results) WITH ORDINALITY e
+      LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.task_uuid, w.dispatch_msg_id, n.queue_name
+                   FROM tasker.workflow_steps w
+                   JOIN tasker.namespaces n ON n.name = w.namespace
+                  WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid;
 
-    IF v_any THEN
+    -- One send for every accepted result, one delete per queue: both in this transaction.
+    SELECT array_agg(d.message ORDER BY d.ord) INTO v_messages
+      FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, accepted boolean, message jsonb)
+     WHERE d.accepted;
+    IF v_messages IS NOT NULL THEN
+        PERFORM pgmq.send_batch('orchestration_step_results', v_messages);
+        FOR v_queue IN
+            SELECT d.queue_name, array_agg(d.msg_id) AS msg_ids
+              FROM jsonb_to_recordset(v_decided) AS d (accepted boolean, queue_name text, msg_id bigint)
+             WHERE d.accepted
+             GROUP BY d.queue_name
+        LOOP
+            PERFORM pgmq.delete(v_queue.queue_name, v_queue.msg_ids);
+        END LOOP;
         PERFORM pg_notify('tasker_step_results', '');
     END IF;
+
+    RETURN QUERY
+    SELECT d.step_uuid, d.accepted
+      FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, step_uuid uuid, accepted boolean)
+     ORDER BY d.ord;
 END;
 $$;
 
