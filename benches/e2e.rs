@@ -131,6 +131,13 @@ async fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     let mut opts = EmbeddedOptions::new(dir.join("pgdata"));
     opts.ephemeral = fast;
+    let profile = std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "1");
+    if profile {
+        // Where PostgreSQL's time goes during W3: top functions and statements, printed at the end.
+        opts.settings.push(("shared_preload_libraries".into(), "pg_stat_statements".into()));
+        opts.settings.push(("pg_stat_statements.track".into(), "all".into()));
+        opts.settings.push(("track_functions".into(), "all".into()));
+    }
     let mut pg = EmbeddedPostgres::start(&opts)?;
     let mut admin = PgConnection::connect(&pg.url("postgres")).await?;
     sqlx::query("CREATE DATABASE tasker").execute(&mut admin).await?;
@@ -236,6 +243,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let worker_pids: Vec<u32> = worker_procs.iter().map(|p| p.0.id()).collect();
     let cpu_before = (cpu_secs(server_pid), worker_pids.iter().map(|p| cpu_secs(*p)).sum::<f64>(), postgres_cpu_secs());
+    if profile {
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").execute(&pool).await?;
+        sqlx::query("SELECT pg_stat_statements_reset()").execute(&pool).await?;
+        sqlx::query("SELECT pg_stat_reset()").execute(&pool).await?;
+    }
     let before: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tasker.tasks WHERE state = 'complete'").fetch_one(&pool).await?;
     let t0 = Instant::now();
@@ -317,6 +329,28 @@ async fn main() -> anyhow::Result<()> {
         hwm / 1024
     );
 
+    if profile {
+        let functions: Vec<(String, i64, f64, f64)> = sqlx::query_as(
+            "SELECT funcname::text, calls, total_time, self_time FROM pg_stat_user_functions
+              ORDER BY self_time DESC LIMIT 15",
+        )
+        .fetch_all(&pool)
+        .await?;
+        println!("W3 profile: PL/pgSQL functions by self time (ms)");
+        for (name, calls, total, own) in functions {
+            println!("   {name:<32} calls {calls:>7}  total {total:>9.1}  self {own:>9.1}");
+        }
+        let statements: Vec<(String, i64, f64)> = sqlx::query_as(
+            "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 110), calls, total_exec_time
+               FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15",
+        )
+        .fetch_all(&pool)
+        .await?;
+        println!("W3 profile: statements by total execution time (ms)");
+        for (q, calls, total) in statements {
+            println!("   {total:>9.1}  {calls:>7}  {q}");
+        }
+    }
     drop(worker_procs);
     drop(server);
     listener.unlisten_all().await.ok();
