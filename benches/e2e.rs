@@ -134,7 +134,10 @@ async fn main() -> anyhow::Result<()> {
     let profile = std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "1");
     if profile {
         // Where PostgreSQL's time goes during W3: top functions and statements, printed at the end.
-        opts.settings.push(("shared_preload_libraries".into(), "pg_stat_statements".into()));
+        opts.settings.push(("shared_preload_libraries".into(), "'pg_stat_statements,auto_explain'".into()));
+        opts.settings.push(("auto_explain.log_min_duration".into(), "5".into()));
+        opts.settings.push(("auto_explain.log_nested_statements".into(), "on".into()));
+        opts.settings.push(("auto_explain.log_analyze".into(), "on".into()));
         opts.settings.push(("pg_stat_statements.track".into(), "all".into()));
         opts.settings.push(("track_functions".into(), "all".into()));
     }
@@ -356,6 +359,10 @@ async fn main() -> anyhow::Result<()> {
     listener.unlisten_all().await.ok();
     pool.close().await;
     pg.stop()?;
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var("BENCH_KEEP_DIR").is_ok_and(|v| v == "1") {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(())
 }

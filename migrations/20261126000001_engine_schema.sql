@@ -158,11 +158,18 @@ CREATE TABLE tasker.task_templates (
 
 CREATE TABLE tasker.tasks (
     task_uuid                uuid PRIMARY KEY,
-    template_uuid            uuid NOT NULL REFERENCES tasker.task_templates (template_uuid),
+    -- No foreign key: every create would take a KEY SHARE lock on the one template row, turning
+    -- concurrent creates of one template into MultiXact traffic. Templates are never deleted.
+    template_uuid            uuid NOT NULL,
     namespace                text NOT NULL,
     name                     text NOT NULL,
     version                  text NOT NULL,
-    state                    text NOT NULL REFERENCES tasker.task_states (state),
+    -- A CHECK, not a foreign key to task_states: a foreign key would lock the shared state row
+    -- on every transition of every task. The transition table keeps the states honest.
+    state                    text NOT NULL CONSTRAINT tasks_state_known CHECK (state IN (
+        'pending', 'initializing', 'enqueuing_steps', 'steps_in_process', 'evaluating_results',
+        'waiting_for_dependencies', 'waiting_for_retry', 'blocked_by_failures', 'complete', 'error',
+        'cancelled', 'resolved_manually')),
     context                  jsonb NOT NULL DEFAULT '{}',
     priority                 integer NOT NULL DEFAULT 0,
     tags                     text[] NOT NULL DEFAULT '{}',
@@ -198,7 +205,10 @@ CREATE TABLE tasker.workflow_steps (
     handler          text NOT NULL,
     position         integer NOT NULL,
     namespace        text NOT NULL,
-    state            text NOT NULL REFERENCES tasker.step_states (state),
+    -- A CHECK, not a foreign key: see tasks.state.
+    state            text NOT NULL CONSTRAINT workflow_steps_state_known CHECK (state IN (
+        'pending', 'enqueued', 'in_progress', 'waiting_for_retry', 'complete', 'error', 'cancelled',
+        'resolved_manually')),
     priority         integer NOT NULL DEFAULT 0,
     attempts         integer NOT NULL DEFAULT 0,
     max_attempts     integer NOT NULL,

@@ -20,6 +20,7 @@ RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_now   timestamptz := coalesce(p_now, now());
@@ -82,6 +83,7 @@ RETURNS TABLE (task_uuid uuid, from_state text, to_state text)
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_id   uuid;

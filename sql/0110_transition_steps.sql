@@ -28,6 +28,7 @@ RETURNS TABLE (step_uuid uuid, task_uuid uuid, from_state text, to_state text, a
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE

@@ -11,6 +11,7 @@ RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_errors text[] := '{}';

@@ -13,6 +13,7 @@ RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_ns      text := p_definition ->> 'namespace';

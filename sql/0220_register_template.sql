@@ -11,6 +11,7 @@ RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_def   jsonb := tasker.normalize_template(p_definition);

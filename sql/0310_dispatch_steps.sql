@@ -14,6 +14,7 @@ RETURNS TABLE (step_uuid uuid, task_uuid uuid, queue_name text)
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -71,6 +72,7 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_task record;

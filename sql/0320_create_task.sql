@@ -24,6 +24,7 @@ RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_now      timestamptz := now();

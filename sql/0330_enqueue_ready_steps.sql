@@ -11,6 +11,7 @@ RETURNS TABLE (step_uuid uuid, task_uuid uuid, queue_name text)
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE

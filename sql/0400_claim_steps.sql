@@ -38,6 +38,7 @@ RETURNS TABLE (
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE

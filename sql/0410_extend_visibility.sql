@@ -8,6 +8,7 @@ RETURNS SETOF bigint
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_queue text;

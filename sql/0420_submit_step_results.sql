@@ -19,6 +19,7 @@ RETURNS TABLE (step_uuid uuid, accepted boolean)
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE

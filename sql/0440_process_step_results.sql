@@ -12,6 +12,7 @@ RETURNS TABLE (results integer, completed integer, retried integer, failed integ
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_ids  bigint[];

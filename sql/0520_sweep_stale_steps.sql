@@ -17,6 +17,7 @@ RETURNS integer
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_now    timestamptz := coalesce(p_now, now());

@@ -13,6 +13,7 @@ RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_step       tasker.workflow_steps;

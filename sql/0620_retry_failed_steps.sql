@@ -21,6 +21,7 @@ RETURNS TABLE (step_uuid uuid, task_uuid uuid, namespace text, task_name text, s
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE

@@ -9,6 +9,7 @@ RETURNS tasker.dlq_entries
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_entry tasker.dlq_entries;
