@@ -377,3 +377,69 @@ async fn work_finishes_when_listen_connections_are_killed() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn work_in_flight_survives_a_postgresql_restart() {
+    use tasker_orchestration::db::{EmbeddedOptions, EmbeddedPostgres};
+    let scratch = Scratch::new("pg-restart");
+    // A server of this test's own: the shared test server cannot be restarted under other tests.
+    let mut opts = EmbeddedOptions::new(scratch.path().join("pgdata"));
+    opts.ephemeral = true;
+    let data_dir = opts.data_dir.clone();
+    let mut pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&opts)).await.unwrap().unwrap();
+    let port = pg.port();
+    let admin = pg.url("postgres");
+    sqlx::query("CREATE DATABASE tasker")
+        .execute(&mut <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap())
+        .await
+        .unwrap();
+    let url = pg.url("tasker");
+    let server = ServerProcess::start(&scratch, "server", &url).await;
+    let pool = tasker_orchestration::db::connect(&url, &Default::default()).await.unwrap();
+    register_template(&pool, sleep_diamond("pg_restart", 150)).await;
+    let _worker = WorkerProcess::start(&scratch, WorkerOptions::new("w"), &url);
+
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        tasks.push(server.api.create_task("e2e", "pg_restart", json!({})).await);
+    }
+    wait_until(
+        "some steps to complete before the restart",
+        || async { (complete_steps(&pool, &tasks).await > 0).then_some(()) },
+        || describe_task(&pool, tasks[0]),
+    )
+    .await;
+
+    // Fast shutdown: every connection of the server and the worker is dropped mid-flight.
+    pg.stop().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut opts = EmbeddedOptions::new(data_dir);
+    opts.ephemeral = true;
+    opts.port = Some(port);
+    let _pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&opts)).await.unwrap().unwrap();
+
+    // The server and the worker reconnect on their own; new work is accepted again.
+    let api = &server.api;
+    wait_until(
+        "the server to be healthy again",
+        || async { api.health_ok().await.then_some(()) },
+        || async { "GET /health does not answer 200".to_string() },
+    )
+    .await;
+    for _ in 0..4 {
+        tasks.push(server.api.create_task("e2e", "pg_restart", json!({})).await);
+    }
+    wait_until(
+        "every task, from before and after the restart, to finish",
+        || async { (unfinished_tasks(&pool, &tasks).await == 0).then_some(()) },
+        || describe_task(&pool, tasks[0]),
+    )
+    .await;
+    let states: Vec<String> = sqlx::query_scalar("SELECT state FROM tasker.task_overview WHERE task_uuid = ANY($1)")
+        .bind(&tasks)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(states.iter().all(|s| s == "complete"), "task states after the restart: {states:?}");
+    assert_eq!(complete_steps(&pool, &tasks).await, 4 * tasks.len() as i64);
+}
