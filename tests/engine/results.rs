@@ -467,3 +467,42 @@ async fn heartbeat_extends_held_messages_only() {
     .unwrap();
     assert!(vt_ahead > 500.0, "{vt_ahead}");
 }
+
+#[tokio::test]
+async fn a_result_that_cannot_be_applied_is_archived_and_does_not_block_the_others() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "pair", &[("left", &[]), ("right", &[])], json!({}))).await;
+    let task = create_task(pool, "demo", "pair", json!({})).await;
+    let claimed = claim(pool, "demo", 10, None).await;
+    assert_eq!(claimed.len(), 2);
+    // Simulate an unexpected failure while applying one particular result.
+    sqlx::raw_sql(
+        "CREATE FUNCTION public.explode() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.results @> '{\"explode\": true}' THEN RAISE EXCEPTION 'cannot store this result'; END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER explode BEFORE UPDATE ON tasker.workflow_steps FOR EACH ROW EXECUTE FUNCTION public.explode();",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let (poison, good) = (&claimed[0], &claimed[1]);
+    let body = json!([
+        {"step_uuid": poison.step_uuid, "attempt": poison.attempt, "msg_id": poison.msg_id, "status": "success",
+         "result": {"explode": true}},
+        {"step_uuid": good.step_uuid, "attempt": good.attempt, "msg_id": good.msg_id, "status": "success",
+         "result": {"fine": true}}
+    ]);
+    sqlx::query("SELECT * FROM tasker.submit_step_results($1)").bind(&body).execute(pool).await.unwrap();
+
+    let processed = process(pool, None).await;
+    assert_eq!((processed.results, processed.completed, processed.ignored), (2, 1, 1));
+    assert_eq!(result_queue_len(pool).await, 0, "the queue is not jammed");
+    let archived: i64 = count(pool, "SELECT count(*) FROM pgmq.a_orchestration_step_results").await;
+    assert_eq!(archived, 1, "the poison message is kept in the archive");
+    let states = step_states(pool, task).await;
+    assert_eq!(states.values().filter(|s| *s == "complete").count(), 1, "{states:?}");
+    assert_eq!(states.values().filter(|s| *s == "in_progress").count(), 1, "{states:?}");
+}
