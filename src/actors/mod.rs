@@ -72,9 +72,12 @@ impl Actors {
         let b = breaker("task_request");
         let (actor, submitter, tx) = task_request::TaskRequestActor::new(
             pool.clone(),
-            a.task_request_channel_size,
-            a.task_request_concurrency,
-            Duration::from_millis(config.orchestration.web.request_timeout_ms),
+            &task_request::TaskRequestConfig {
+                channel_size: a.task_request_channel_size,
+                concurrency: a.task_request_concurrency,
+                batch_size: a.task_request_batch_size,
+                reply_timeout: Duration::from_millis(config.orchestration.web.request_timeout_ms),
+            },
             metrics.clone(),
             b.clone(),
             running.clone(),

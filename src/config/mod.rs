@@ -128,8 +128,10 @@ pub struct ActorsConfig {
     pub result_batch_size: u32,
     /// Tasks per `finalize_tasks` call.
     pub finalize_batch_size: u32,
-    /// Concurrent `create_task` calls.
+    /// Concurrent create calls.
     pub task_request_concurrency: usize,
+    /// Most requests created together in one `tasker.create_tasks` call.
+    pub task_request_batch_size: usize,
     /// Fallback wake-up period.
     pub fallback_tick_ms: u64,
     /// Drain limit at shutdown.
@@ -229,6 +231,7 @@ impl Config {
             ("orchestration.actors.step_enqueuer_channel_size", a.step_enqueuer_channel_size),
             ("orchestration.actors.task_finalizer_channel_size", a.task_finalizer_channel_size),
             ("orchestration.actors.task_request_concurrency", a.task_request_concurrency),
+            ("orchestration.actors.task_request_batch_size", a.task_request_batch_size),
         ] {
             if v == 0 {
                 return bad(key, "must be at least 1");

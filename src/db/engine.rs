@@ -25,8 +25,8 @@ pub struct ResultCounts {
     pub tasks_flagged: i32,
 }
 
-/// `tasker.create_task`: the request's options are passed as the options object.
-pub async fn create_task(pool: &PgPool, req: &TaskRequest) -> Result<Uuid, sqlx::Error> {
+/// The options object of `tasker.create_task` for a request.
+fn options_of(req: &TaskRequest) -> serde_json::Value {
     let mut options = serde_json::Map::new();
     if let Some(p) = req.priority {
         options.insert("priority".into(), p.into());
@@ -47,14 +47,69 @@ pub async fn create_task(pool: &PgPool, req: &TaskRequest) -> Result<Uuid, sqlx:
     if let Some(c) = req.correlation_id {
         options.insert("correlation_id".into(), c.to_string().into());
     }
+    serde_json::Value::Object(options)
+}
+
+/// `tasker.create_task`: the request's options are passed as the options object.
+pub async fn create_task(pool: &PgPool, req: &TaskRequest) -> Result<Uuid, sqlx::Error> {
     sqlx::query_scalar("SELECT tasker.create_task($1, $2, $3, $4, $5)")
         .bind(&req.namespace)
         .bind(&req.name)
         .bind(&req.version)
         .bind(req.context.clone().unwrap_or_else(|| serde_json::json!({})))
-        .bind(serde_json::Value::Object(options))
+        .bind(options_of(req))
         .fetch_one(pool)
         .await
+}
+
+/// Why one request of [`create_tasks`] failed: its SQLSTATE and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    /// SQLSTATE (`TK002`, …).
+    pub code: String,
+    /// The engine's message (with its hint).
+    pub message: String,
+}
+
+/// `tasker.create_tasks`: many requests in one call and one transaction; one result per request,
+/// in order (a failed request does not affect the others).
+pub async fn create_tasks(
+    pool: &PgPool,
+    reqs: &[&TaskRequest],
+) -> Result<Vec<Result<Uuid, RequestError>>, sqlx::Error> {
+    let body: Vec<serde_json::Value> = reqs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "namespace": r.namespace,
+                "name": r.name,
+                "version": r.version,
+                "context": r.context.clone().unwrap_or_else(|| serde_json::json!({})),
+                "options": options_of(r),
+            })
+        })
+        .collect();
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        task_uuid: Option<Uuid>,
+        error_code: Option<String>,
+        error_message: Option<String>,
+    }
+    let rows: Vec<Row> =
+        sqlx::query_as("SELECT task_uuid, error_code, error_message FROM tasker.create_tasks($1) ORDER BY ordinality")
+            .bind(serde_json::Value::Array(body))
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| match r.task_uuid {
+            Some(u) => Ok(u),
+            None => Err(RequestError {
+                code: r.error_code.unwrap_or_default(),
+                message: r.error_message.unwrap_or_default(),
+            }),
+        })
+        .collect())
 }
 
 /// `tasker.enqueue_ready_steps`: returns the number of steps dispatched.

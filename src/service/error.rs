@@ -76,24 +76,30 @@ impl ServiceError {
                         message = format!("{message} ({hint})");
                     }
                 }
-                match code.as_str() {
-                    SQLSTATE_NOT_FOUND => ServiceError::NotFound(message),
-                    SQLSTATE_INVALID_TEMPLATE => ServiceError::InvalidTemplate(message),
-                    SQLSTATE_INVALID_INPUT => ServiceError::InvalidInput(message),
-                    SQLSTATE_IDEMPOTENCY_CONFLICT => ServiceError::IdempotencyConflict(message),
-                    SQLSTATE_ILLEGAL_TRANSITION | SQLSTATE_NOT_ALLOWED => ServiceError::NotAllowed(message),
-                    // query_canceled (statement timeout), too_many_connections, admin shutdown…
-                    "57014" | "53300" | "57P01" | "57P02" | "57P03" => {
-                        ServiceError::Unavailable("the database is unavailable; retry later".into())
-                    }
-                    _ => ServiceError::internal(err),
-                }
+                ServiceError::from_sqlstate(&code, message)
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 tracing::warn!(error = %err, "database unavailable");
                 ServiceError::Unavailable("the database is unavailable; retry later".into())
             }
             _ => ServiceError::internal(err),
+        }
+    }
+
+    /// Translates an engine error given as SQLSTATE and message (as `tasker.create_tasks`
+    /// reports them per request): `TK` codes keep their message, anything else is internal.
+    pub fn from_sqlstate(code: &str, message: String) -> Self {
+        match code {
+            SQLSTATE_NOT_FOUND => ServiceError::NotFound(message),
+            SQLSTATE_INVALID_TEMPLATE => ServiceError::InvalidTemplate(message),
+            SQLSTATE_INVALID_INPUT => ServiceError::InvalidInput(message),
+            SQLSTATE_IDEMPOTENCY_CONFLICT => ServiceError::IdempotencyConflict(message),
+            SQLSTATE_ILLEGAL_TRANSITION | SQLSTATE_NOT_ALLOWED => ServiceError::NotAllowed(message),
+            // query_canceled (statement timeout), too_many_connections, admin shutdown…
+            "57014" | "53300" | "57P01" | "57P02" | "57P03" => {
+                ServiceError::Unavailable("the database is unavailable; retry later".into())
+            }
+            _ => ServiceError::internal(format!("SQLSTATE {code}: {message}")),
         }
     }
 

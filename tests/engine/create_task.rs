@@ -253,3 +253,30 @@ async fn latest_version_is_used_when_none_is_given() {
     assert_eq!(version, "2.0.0");
     assert_eq!(steps(pool, task).await.len(), 2);
 }
+
+#[tokio::test]
+async fn create_tasks_creates_each_request_alone_and_reports_failures_in_order() {
+    let db = examples().await;
+    let pool = &db.pool;
+    type Row = (i32, Option<uuid::Uuid>, Option<String>, Option<String>);
+    let rows: Vec<Row> =
+        sqlx::query_as("SELECT ordinality, task_uuid, error_code, error_message FROM tasker.create_tasks($1)")
+            .bind(json!([
+                {"namespace": "demo", "name": "diamond", "version": "1.0.0"},
+                {"namespace": "demo", "name": "nope"},
+                {"namespace": "demo", "name": "diamond", "context": [1]},
+                "not an object",
+                {"namespace": "demo", "name": "diamond", "options": {"idempotency_key": "batch-key"}},
+                {"namespace": "demo", "name": "diamond", "options": {"idempotency_key": "batch-key"}}
+            ]))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let codes: Vec<Option<&str>> = rows.iter().map(|r| r.2.as_deref()).collect();
+    assert_eq!(codes, vec![None, Some("TK002"), Some("TK004"), Some("TK004"), None, None]);
+    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert!(rows[1].3.as_deref().is_some_and(|m| m.contains("demo/nope")), "{:?}", rows[1]);
+    assert_eq!(rows[4].1, rows[5].1, "one idempotency key, one task, also within a batch");
+    assert_eq!(count(pool, "SELECT count(*) FROM tasker.tasks").await, 2, "failed requests left nothing");
+    assert_eq!(count(pool, "SELECT count(*) FROM tasker.workflow_steps").await, 8);
+}
