@@ -1,6 +1,6 @@
 -- tasker.step_transitions(step_uuid): a step's state history, oldest first.
 -- tasker.task_transitions_of(task_uuid): a task's state history, oldest first.
--- tasker.task_history_since / tasker.task_history_cursor: a task's and its steps' changes after a point.
+-- tasker.task_history_since: a task's and its steps' changes after given history ids.
 -- Both return no rows for an unknown id.
 CREATE OR REPLACE FUNCTION tasker.step_transitions(p_step_uuid uuid)
 RETURNS TABLE (id bigint, from_state text, to_state text, event text, attempt integer, metadata jsonb,
@@ -28,8 +28,9 @@ $$;
 -- tasker.task_history_since(task_uuid, after_task_id, after_step_id): every state change of a
 -- task and of its steps recorded after the given history ids, in the order they happened
 -- (time, then step changes before the task change of the same instant, then id). kind is
--- 'task' or 'step'; step columns are NULL for task rows. Streams of task status keep the last ids
--- they sent and call this on every notification, so no transition is skipped or repeated.
+-- 'task' or 'step'; step columns are NULL for task rows. History ids come from sequences: they
+-- are handed out in insertion order, not commit order, so a follower that must see every change
+-- remembers the ids it has seen rather than only the highest (as task status streams do).
 CREATE OR REPLACE FUNCTION tasker.task_history_since(
     p_task_uuid uuid, p_after_task_id bigint DEFAULT 0, p_after_step_id bigint DEFAULT 0)
 RETURNS TABLE (kind text, id bigint, step_uuid uuid, step_name text, step_position integer, from_state text,
@@ -51,15 +52,4 @@ AS $$
               JOIN tasker.workflow_steps s ON s.step_uuid = h.step_uuid
              WHERE h.task_uuid = p_task_uuid AND h.id > coalesce(p_after_step_id, 0)) x
      ORDER BY x.created_at, x.kind_order, x.id;
-$$;
-
--- tasker.task_history_cursor(task_uuid): the latest task and step history ids of a task (0 when
--- none), to pair with a snapshot read in the same transaction.
-CREATE OR REPLACE FUNCTION tasker.task_history_cursor(p_task_uuid uuid)
-RETURNS TABLE (task_id bigint, step_id bigint)
-LANGUAGE sql STABLE
-SET search_path = ''
-AS $$
-    SELECT coalesce((SELECT max(h.id) FROM tasker.task_transitions h WHERE h.task_uuid = p_task_uuid), 0),
-           coalesce((SELECT max(h.id) FROM tasker.workflow_step_transitions h WHERE h.task_uuid = p_task_uuid), 0);
 $$;

@@ -1,4 +1,5 @@
-//! Task history for followers: a consistent snapshot with a cursor, then every change after it.
+//! Task history for followers: a consistent snapshot with the history it reflects, then every
+//! change recorded after a cursor.
 
 use sqlx::Connection;
 use uuid::Uuid;
@@ -9,20 +10,22 @@ use super::{Service, ServiceResult};
 use crate::model::{HistoryCursor, Step, Task, TaskEvent};
 
 impl Service {
-    /// The task, its steps and the history cursor, read in one REPEATABLE READ transaction so the
-    /// snapshot and the cursor agree: every change after the cursor is missing from the snapshot.
-    pub async fn task_snapshot(&self, task_uuid: Uuid) -> ServiceResult<(Task, Vec<Step>, HistoryCursor)> {
+    /// The task, its steps and its whole recorded history, read in one REPEATABLE READ
+    /// transaction so they agree: any change missing from the history is missing from the
+    /// snapshot too. (History ids are handed out in insertion order, not commit order, so a
+    /// follower compares sets of ids, never only the highest one.)
+    pub async fn task_snapshot(&self, task_uuid: Uuid) -> ServiceResult<(Task, Vec<Step>, Vec<TaskEvent>)> {
         let mut conn = self.pool().acquire().await?;
         let mut tx = conn.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
         let task = fetch_task(&mut *tx, task_uuid).await?;
         let steps = fetch_steps(&mut *tx, task_uuid).await?;
-        let cursor: HistoryCursor = sqlx::query_as("SELECT task_id, step_id FROM tasker.task_history_cursor($1)")
+        let history: Vec<TaskEvent> = sqlx::query_as("SELECT * FROM tasker.task_history_since($1, 0, 0)")
             .bind(task_uuid)
-            .fetch_one(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok((task, steps, cursor))
+        Ok((task, steps, history))
     }
 
     /// Every task and step state change after `cursor`, in the order they happened.

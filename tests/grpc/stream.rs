@@ -219,3 +219,63 @@ async fn shutdown_ends_open_streams_and_completes() {
         Err(s) => assert_eq!(s.code(), Code::Unavailable, "{s:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_change_committed_after_a_later_one_is_still_streamed() {
+    // History ids are handed out at insert time, so a transaction that inserts first and commits
+    // last makes a change with a lower id appear after one with a higher id.
+    let g = Grpc::start(&[]).await;
+    let pool = &g.ts.db.pool;
+    sqlx::query("SELECT tasker.register_template($1)")
+        .bind(json!({"namespace": "demo", "name": "two_roots", "version": "1.0.0",
+                     "steps": [{"name": "first", "handler": "noop"}, {"name": "second", "handler": "noop"}]}))
+        .execute(pool)
+        .await
+        .expect("register");
+    let t = g.create("demo", "two_roots", json!({})).await;
+    let uuid: Uuid = t.task_uuid.parse().expect("uuid");
+    let step_of = |name: &'static str| async move {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT step_uuid FROM tasker.step_overview WHERE task_uuid = $1 AND step_name = $2",
+        )
+        .bind(uuid)
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .expect("step")
+    };
+    let (first, second) = (step_of("first").await, step_of("second").await);
+    let c = g.clients.clone();
+    let task_uuid = t.task_uuid.clone();
+    let reader = tokio::spawn(async move { follow(&c, &task_uuid).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // `first` is claimed in a transaction left open (lower history id) ...
+    let mut slow = pool.begin().await.expect("begin");
+    sqlx::query("SELECT tasker.transition_steps(ARRAY[$1]::uuid[], 'claim')")
+        .bind(first)
+        .execute(&mut *slow)
+        .await
+        .expect("claim first");
+    // ... while `second` is claimed and committed (higher id), and the stream reads it.
+    sqlx::query("SELECT tasker.transition_steps(ARRAY[$1]::uuid[], 'claim')")
+        .bind(second)
+        .execute(pool)
+        .await
+        .expect("claim second");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    slow.commit().await.expect("commit");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    g.tasks().cancel_task(CancelTaskRequest { task_uuid: t.task_uuid.clone(), reason: None }).await.expect("cancel");
+
+    let msgs = reader.await.expect("reader");
+    check_stream(pool, &t.task_uuid, &msgs, "cancelled").await;
+    let claimed: Vec<String> = msgs
+        .iter()
+        .filter_map(|m| match &m.update {
+            Some(Update::StepStateChange(c)) if c.to_state == "in_progress" => Some(c.step_name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(claimed, vec!["second".to_string(), "first".to_string()], "{msgs:#?}");
+}

@@ -2,11 +2,14 @@
 //!
 //! Driven by LISTEN/NOTIFY through the process's one [`NotificationHub`] (no connection and no
 //! polling per stream): each stream subscribes to the hub's broadcast, then reads a snapshot of
-//! the task together with a history cursor in one REPEATABLE READ transaction. The first message
+//! the task together with the history it reflects in one REPEATABLE READ transaction. The first message
 //! is that snapshot. On a notification naming its task (`tasker_task_changed` `<uuid>:<state>`,
 //! `tasker_steps_changed` `<uuid>,…`), after a reconnect of the listener, or when the stream fell
-//! behind the broadcast (`Lagged`), it reads the recorded history after its cursor
-//! (`tasker.task_history_since`) and sends each change in order -- every transition, none twice.
+//! behind the broadcast (`Lagged`), it reads the task's recorded history
+//! (`tasker.task_history_since`) and sends each change it has not shown yet -- every transition,
+//! none twice. History ids come from sequences, which hand out ids in insertion order, not commit
+//! order: a change with a lower id can become visible after one with a higher id, so the stream
+//! remembers what it sent instead of keeping only the highest id.
 //! The last message is the change into a final task state. Each stream holds one of
 //! `max_concurrent_streams` permits.
 
@@ -56,16 +59,16 @@ pub(super) async fn open(state: &GrpcState, task_uuid: Uuid) -> Result<TaskStatu
         state.service.runtime_status().map(|s| s.hub.clone()).ok_or_else(|| {
             Status::unavailable("task status streams need the notification hub, which is not running")
         })?;
-    // Subscribe before the snapshot, so no notification of a later change is missed; the
-    // snapshot's history cursor says where the changes it does not show begin.
+    // Subscribe before the snapshot, so no notification of a later change is missed; the history
+    // read with the snapshot says which changes it already shows.
     let events = hub.subscribe();
-    let (task, steps, cursor) = state.service.task_snapshot(task_uuid).await?;
+    let (task, steps, history) = state.service.task_snapshot(task_uuid).await?;
     let (tx, rx) = mpsc::channel(STREAM_BUFFER);
     let follower = Follower {
         service: state.service.clone(),
         task_uuid,
         task_state: task.state.clone(),
-        cursor,
+        sent: history.iter().map(|e| (e.kind == "task", e.id)).collect(),
         sequence: 0,
         tx,
         _permit: permit,
@@ -95,12 +98,13 @@ enum Stop {
     Gone,
 }
 
-/// The task behind one stream: the history cursor of what was sent, and where to send.
+/// The task behind one stream: where its snapshot stands, what was sent since, where to send.
 struct Follower {
     service: Service,
     task_uuid: Uuid,
     task_state: String,
-    cursor: HistoryCursor,
+    /// (kind is task, history id) of every change the snapshot reflects or the stream sent.
+    sent: std::collections::HashSet<(bool, i64)>,
     sequence: u64,
     tx: mpsc::Sender<Result<TaskStatusUpdate, Status>>,
     /// Held while the stream is open.
@@ -174,10 +178,16 @@ impl Follower {
         }
     }
 
-    /// Sends every recorded change after the cursor, in order; stops after the change into a
+    /// Sends every recorded change not shown yet, in order; stops after the change into a
     /// final task state.
     async fn refresh(&mut self) -> Result<Option<Stop>, ServiceError> {
-        let history = self.service.task_history_since(self.task_uuid, self.cursor).await?;
+        let history: Vec<_> = self
+            .service
+            .task_history_since(self.task_uuid, HistoryCursor::default())
+            .await?
+            .into_iter()
+            .filter(|e| !self.sent.contains(&(e.kind == "task", e.id)))
+            .collect();
         if history.is_empty() {
             return Ok(None);
         }
@@ -193,7 +203,7 @@ impl Follower {
             HashMap::new()
         };
         for event in history {
-            self.cursor.advance(&event);
+            self.sent.insert((event.kind == "task", event.id));
             let update = match event.step_uuid {
                 Some(step_uuid) if event.kind == "step" => {
                     task_status_update::Update::StepStateChange(StepStateChange {
