@@ -27,6 +27,33 @@ SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 AS $$
 DECLARE
+    v_new record;
+BEGIN
+    SELECT * INTO v_new FROM tasker._insert_task(p_namespace, p_name, p_version, p_context, p_options);
+    IF v_new.o_created THEN
+        PERFORM tasker._start_tasks(ARRAY[v_new.o_task_uuid]);
+    END IF;
+    RETURN v_new.o_task_uuid;
+END;
+$$;
+
+-- tasker._insert_task(...): everything tasker.create_task does before dispatching: guards,
+-- idempotency, the task, its steps and edges (the task left in pending). o_created is false when
+-- an idempotency key matched an earlier identical request (o_task_uuid is that task). Internal.
+CREATE OR REPLACE FUNCTION tasker._insert_task(
+    p_namespace text,
+    p_name      text,
+    p_version   text,
+    p_context   jsonb,
+    p_options   jsonb,
+    OUT o_task_uuid uuid,
+    OUT o_created   boolean)
+LANGUAGE plpgsql
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
+DECLARE
     v_now      timestamptz := now();
     v_options  jsonb := coalesce(p_options, '{}');
     v_context  jsonb := coalesce(p_context, '{}');
@@ -38,7 +65,6 @@ DECLARE
     v_existing tasker.tasks;
     v_priority integer;
     v_tags     text[];
-    v_roots    uuid[];
 BEGIN
     -- Guards -------------------------------------------------------------------------------
     IF p_version IS NULL THEN
@@ -123,7 +149,9 @@ BEGIN
     IF NOT FOUND THEN
         SELECT * INTO v_existing FROM tasker.tasks t WHERE t.idempotency_key = v_options ->> 'idempotency_key';
         IF v_existing.request_hash = v_hash THEN
-            RETURN v_existing.task_uuid;
+            o_task_uuid := v_existing.task_uuid;
+            o_created := false;
+            RETURN;
         END IF;
         RAISE EXCEPTION USING ERRCODE = 'TK005',
             MESSAGE = format('idempotency key ''%s'' was already used for task %s with a different request',
@@ -154,13 +182,33 @@ BEGIN
       JOIN tasker.workflow_steps child ON child.task_uuid = v_task AND child.name = s ->> 'name'
       JOIN tasker.workflow_steps parent ON parent.task_uuid = v_task AND parent.name = d;
 
-    -- Dispatch the roots, then record the task's way to steps_in_process in one write ----------
+    o_task_uuid := v_task;
+    o_created := true;
+END;
+$$;
+
+-- tasker._start_tasks(task_uuids): dispatches the root steps of newly inserted tasks (one
+-- _dispatch_steps call for all of them: one state change per step, one pgmq.send_batch per
+-- queue) and records each task's way pending -> initializing -> enqueuing_steps ->
+-- steps_in_process in one write. Locks the new steps, then the tasks in task_uuid order. Internal.
+CREATE OR REPLACE FUNCTION tasker._start_tasks(p_task_uuids uuid[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
+DECLARE
+    v_now   timestamptz := now();
+    v_roots uuid[];
+    v_task  uuid;
+BEGIN
     SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_roots
       FROM tasker.workflow_steps s
-     WHERE s.task_uuid = v_task AND s.parents_total = 0;
+     WHERE s.task_uuid = ANY (p_task_uuids) AND s.parents_total = 0;
     PERFORM 1 FROM tasker._dispatch_steps(v_roots, v_now);
-    PERFORM tasker._move_task(v_task, ARRAY['initialize', 'enqueue', 'steps_enqueued'], NULL, v_now);
-
-    RETURN v_task;
+    FOR v_task IN SELECT DISTINCT u FROM unnest(p_task_uuids) AS u ORDER BY u LOOP
+        PERFORM tasker._move_task(v_task, ARRAY['initialize', 'enqueue', 'steps_enqueued'], NULL, v_now);
+    END LOOP;
 END;
 $$;

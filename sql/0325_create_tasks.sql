@@ -1,11 +1,13 @@
--- tasker.create_tasks(requests): creates many tasks in one call and one transaction, each with
--- tasker.create_task, so a burst of requests costs one round trip and one commit.
+-- tasker.create_tasks(requests): creates many tasks in one call and one transaction, as
+-- tasker.create_task would one by one, so a burst of requests costs one round trip and one commit.
 --
 -- p_requests is a JSON array of {"namespace", "name", "version"?, "context"?, "options"?}.
--- Guarantees: each request is created in its own subtransaction: a request that fails (unknown
--- template, invalid context, idempotency conflict, ...) is rolled back alone and reported, the
--- others are created. Idempotency keys behave as in tasker.create_task, also between requests of
--- one batch. Returns one row per request, in order: (ordinality, task_uuid) on success, or
+-- Guarantees: each request is inserted in its own subtransaction (tasker._insert_task): a request
+-- that fails (unknown template, invalid context, idempotency conflict, ...) is rolled back alone
+-- and reported, the others are created. Idempotency keys behave as in tasker.create_task, also between requests of
+-- one batch. The root steps of all new tasks are then dispatched together (tasker._start_tasks:
+-- one state change per step, one pgmq.send_batch per queue), and each new task moves to
+-- steps_in_process. Returns one row per request, in order: (ordinality, task_uuid) on success, or
 -- (ordinality, NULL, error_code (the SQLSTATE), error_message) on failure.
 CREATE OR REPLACE FUNCTION tasker.create_tasks(p_requests jsonb)
 RETURNS TABLE (ordinality integer, task_uuid uuid, error_code text, error_message text)
@@ -16,8 +18,10 @@ SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_req  record;
-    v_hint text;
+    v_req     record;
+    v_hint    text;
+    v_new     record;
+    v_created uuid[] := '{}';
 BEGIN
     IF jsonb_typeof(p_requests) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'create_tasks expects a JSON array of requests';
@@ -28,8 +32,13 @@ BEGIN
             IF jsonb_typeof(v_req.body) <> 'object' THEN
                 RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'a task request must be a JSON object';
             END IF;
-            task_uuid := tasker.create_task(v_req.body ->> 'namespace', v_req.body ->> 'name', v_req.body ->> 'version',
-                                            coalesce(v_req.body -> 'context', '{}'), coalesce(v_req.body -> 'options', '{}'));
+            SELECT * INTO v_new FROM tasker._insert_task(
+                v_req.body ->> 'namespace', v_req.body ->> 'name', v_req.body ->> 'version',
+                coalesce(v_req.body -> 'context', '{}'), coalesce(v_req.body -> 'options', '{}'));
+            task_uuid := v_new.o_task_uuid;
+            IF v_new.o_created THEN
+                v_created := v_created || v_new.o_task_uuid;
+            END IF;
             error_code := NULL;
             error_message := NULL;
         EXCEPTION WHEN OTHERS THEN
@@ -40,5 +49,9 @@ BEGIN
         END;
         RETURN NEXT;
     END LOOP;
+    -- Every new task's roots in one dispatch (rows returned above are sent at the end anyway).
+    IF cardinality(v_created) > 0 THEN
+        PERFORM tasker._start_tasks(v_created);
+    END IF;
 END;
 $$;
