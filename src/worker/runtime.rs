@@ -68,7 +68,7 @@ pub enum WorkerError {
 /// Worker settings. Build with struct update syntax over [`Default`]; [`Worker::new`] validates.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Namespaces to serve. Empty means every namespace in `tasker.namespaces`, re-read every
+    /// Namespaces to serve. Empty means every namespace (`tasker.list_namespaces()`), re-read every
     /// `namespace_refresh_interval` (and when a notification names an unknown queue). A listed
     /// namespace that does not exist yet is served once it appears.
     pub namespaces: Vec<String>,
@@ -84,7 +84,7 @@ pub struct WorkerConfig {
     pub heartbeat_interval: Duration,
     /// How often the worker claims without being notified: the fallback for lost notifications.
     pub poll_interval: Duration,
-    /// How often `tasker.namespaces` is re-read.
+    /// How often the namespaces are re-read.
     pub namespace_refresh_interval: Duration,
     /// On shutdown, how long running handlers may take to finish before they are abandoned (their
     /// messages reappear after the visibility timeout).
@@ -421,9 +421,7 @@ impl Shared {
 
     async fn refresh_namespaces(&self) -> Result<(), sqlx::Error> {
         let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT name, queue_name FROM tasker.namespaces ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?;
+            sqlx::query_as("SELECT name, queue_name FROM tasker.list_namespaces()").fetch_all(&self.pool).await?;
         let mut cache = lock(&self.namespaces);
         cache.names = rows.iter().map(|(n, _)| n.clone()).collect();
         cache.by_queue = rows.into_iter().map(|(n, q)| (q, n)).collect();
