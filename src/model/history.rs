@@ -40,14 +40,3 @@ pub struct TaskEvent {
     /// When.
     pub created_at: DateTime<Utc>,
 }
-
-impl HistoryCursor {
-    /// The cursor after `event`.
-    pub fn advance(&mut self, event: &TaskEvent) {
-        if event.kind == "task" {
-            self.task_id = self.task_id.max(event.id);
-        } else {
-            self.step_id = self.step_id.max(event.id);
-        }
-    }
-}

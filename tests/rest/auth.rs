@@ -6,24 +6,15 @@ use serde_json::{json, Value};
 
 use crate::support::Api;
 
-const PERMISSIONS: &[&str] = &[
-    "tasks:create",
-    "tasks:read",
-    "tasks:cancel",
-    "steps:read",
-    "steps:resolve",
-    "retries:create",
-    "templates:read",
-    "templates:write",
-    "dlq:read",
-    "dlq:update",
-    "analytics:read",
-];
+/// Every permission but `*` (which the admin key holds).
+fn permissions() -> Vec<&'static str> {
+    tasker_orchestration::config::PERMISSIONS.iter().copied().filter(|p| *p != "*").collect()
+}
 
 /// A key per permission (`key-<permission>`), plus the reader and admin keys of the issue.
 fn keys_toml() -> String {
     let mut keys: Vec<String> =
-        PERMISSIONS.iter().map(|p| format!(r#"{{name="{p}",key="key-{p}",permissions=["{p}"]}}"#)).collect();
+        permissions().into_iter().map(|p| format!(r#"{{name="{p}",key="key-{p}",permissions=["{p}"]}}"#)).collect();
     keys.push(r#"{name="reader",key="reader-key-123",permissions=["tasks:read"]}"#.into());
     keys.push(r#"{name="admin",key="admin-key-123",permissions=["*"]}"#.into());
     format!("[{}]", keys.join(","))
@@ -69,14 +60,15 @@ async fn call(api: &Api, method: &Method, path: &str, key: Option<&str>) -> crat
 
 #[tokio::test]
 async fn every_protected_route_checks_the_key_and_its_permission() {
+    let all_permissions = permissions();
     let api = secured(&[]).await;
     let doc = api.get("/api-docs/openapi.json").await.expect(200).clone();
     let ops = protected_operations(&doc);
     assert!(ops.len() >= 18, "{} protected operations", ops.len());
     let mut used: Vec<&str> = Vec::new();
     for (method, path, perm) in &ops {
-        assert!(PERMISSIONS.contains(&perm.as_str()), "{method} {path}: unknown permission {perm}");
-        used.push(PERMISSIONS.iter().find(|p| **p == perm).unwrap());
+        assert!(all_permissions.contains(&perm.as_str()), "{method} {path}: unknown permission {perm}");
+        used.push(all_permissions.iter().find(|p| **p == perm).unwrap());
         let ctx = format!("{method} {path} ({perm})");
 
         let r = call(&api, method, path, None).await;
@@ -84,7 +76,7 @@ async fn every_protected_route_checks_the_key_and_its_permission() {
         assert_eq!(r.header("www-authenticate"), Some("Bearer"), "{ctx}");
         call(&api, method, path, Some("wrong-key-123")).await.problem(401);
 
-        let other = PERMISSIONS.iter().find(|p| **p != perm).unwrap();
+        let other = all_permissions.iter().find(|p| **p != perm).unwrap();
         let r = call(&api, method, path, Some(&format!("key-{other}"))).await;
         assert_eq!(r.problem(403)["type"], "urn:tasker:problem:forbidden", "{ctx}");
         assert!(r.body["detail"].as_str().unwrap().contains(perm.as_str()), "{ctx}: {}", r.text);
@@ -101,7 +93,7 @@ async fn every_protected_route_checks_the_key_and_its_permission() {
     }
     used.sort();
     used.dedup();
-    assert_eq!(used.len(), PERMISSIONS.len(), "every permission guards some route");
+    assert_eq!(used.len(), all_permissions.len(), "every permission guards some route");
 }
 
 #[tokio::test]

@@ -63,9 +63,9 @@ pub(super) async fn live(State(state): State<AppState>) -> Json<HealthReport> {
         (status = 503, description = "Not ready (the failing check is named)", body = HealthReport),
     )
 )]
-pub(super) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
-    let r = state.service.readiness().await;
-    (status_of(&r), Json(r))
+pub(super) async fn ready(state: State<AppState>) -> (StatusCode, Json<HealthReport>) {
+    // The summary at /health is the readiness report.
+    health(state).await
 }
 
 /// Every component: checks, pool use, queue depths, actors (throughput, channel saturation),
