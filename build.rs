@@ -1,14 +1,19 @@
 //! Embeds every `sql/*.sql` file, in file-name order, into the binary (`SQL_FILES`), so the
-//! server applies the functions and views it was built with wherever it runs; and generates the
+//! server applies the functions and views it was built with wherever it runs; embeds the example
+//! templates under `config/tasks/` (`EXAMPLE_TEMPLATES`); and generates the
 //! gRPC code from `proto/tasker/v1/*.proto` with `protox` (pure Rust: no system `protoc`),
-//! writing the descriptor set to `OUT_DIR/tasker_descriptor.bin` for server reflection.
+//! writing the descriptor set to `OUT_DIR/tasker_descriptor.bin` for server reflection. The
+//! protos are compiled only with the `grpc-api` feature.
 use std::{env, fs, path::Path};
 
 fn main() {
     embed_sql();
+    embed_examples();
+    #[cfg(feature = "grpc-api")]
     compile_protos();
 }
 
+#[cfg(feature = "grpc-api")]
 fn compile_protos() {
     println!("cargo:rerun-if-changed=proto");
     let mut protos: Vec<_> = fs::read_dir("proto/tasker/v1")
@@ -48,4 +53,34 @@ fn embed_sql() {
     out.push_str("];\n");
     let dest = Path::new(&env::var("OUT_DIR").expect("OUT_DIR")).join("sql_files.rs");
     fs::write(dest, out).expect("write sql_files.rs");
+}
+
+fn embed_examples() {
+    println!("cargo:rerun-if-changed=config/tasks");
+    let mut files = Vec::new();
+    collect_templates(Path::new("config/tasks"), &mut files);
+    files.sort();
+    let root = env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let mut out = String::from(
+        "/// The example templates of `config/tasks/`: (path under config/tasks, contents).\npub const EXAMPLE_TEMPLATES: &[(&str, &str)] = &[\n",
+    );
+    for f in &files {
+        let rel = f.strip_prefix("config/tasks").expect("under config/tasks").display().to_string();
+        out.push_str(&format!("    ({rel:?}, include_str!({:?})),\n", Path::new(&root).join(f).display().to_string()));
+    }
+    out.push_str("];\n");
+    let dest = Path::new(&env::var("OUT_DIR").expect("OUT_DIR")).join("example_templates.rs");
+    fs::write(dest, out).expect("write example_templates.rs");
+}
+
+fn collect_templates(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_templates(&path, out);
+        } else if path.extension().and_then(|x| x.to_str()).is_some_and(|x| matches!(x, "yaml" | "yml" | "json")) {
+            out.push(path);
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! `tasker-server`: the start-up sequence and graceful shutdown.
 //!
 //! Order: configuration (given) -> database (embedded PostgreSQL when configured and no URL) ->
-//! migrations and `sql/` -> templates from `config/tasks/` -> the actors -> the in-process worker
+//! migrations and `sql/` -> templates (the built-in examples when `[templates] examples`, then the
+//! files of `[templates] dir` when it exists) -> the actors -> the in-process worker
 //! (when `[worker] embedded`) -> the REST listener -> the gRPC listener. Shutdown runs the other
 //! way: stop intake (listeners), stop the worker (running steps finish), drain the actors, close
 //! the pool, stop the embedded database.
@@ -17,9 +18,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::actors::Actors;
-use crate::api::auth::Auth;
-use crate::api::grpc;
-use crate::api::rest::{self, AppState, Limits};
 use crate::config::Config;
 use crate::db::{self, EmbeddedOptions, EmbeddedPostgres, PoolOptions};
 use crate::metrics::Metrics;
@@ -101,12 +99,17 @@ impl Server {
         .context("connecting to the database")?;
         let report = db::migrate(&pool).await.context("migrating the database")?;
         tracing::info!(pgmq = %report.pgmq, sql_files_applied = report.sql_files_applied, "database ready");
-        let loaded = crate::templates::load_dir(&pool, std::path::Path::new(&config.templates.dir))
-            .await
-            .context("loading task templates")?;
-        tracing::info!(templates = loaded.len(), dir = %config.templates.dir, "templates registered");
+        if config.templates.examples {
+            let loaded = crate::templates::load_examples(&pool).await.context("registering the example templates")?;
+            tracing::info!(templates = loaded.len(), "built-in example templates registered");
+        }
+        if !config.templates.dir.is_empty() {
+            let loaded = crate::templates::load_dir(&pool, std::path::Path::new(&config.templates.dir))
+                .await
+                .context("loading task templates")?;
+            tracing::info!(templates = loaded.len(), dir = %config.templates.dir, "templates registered");
+        }
 
-        let auth = Arc::new(Auth::from_config(&config.auth).map_err(anyhow::Error::msg)?);
         let metrics = Arc::new(Metrics::new());
         let actors = Actors::spawn(pool.clone(), &config, metrics.clone());
         let service = Service::new(pool.clone(), Some(actors.submitter.clone()), Some(actors.status.clone()));
@@ -114,58 +117,32 @@ impl Server {
 
         let worker = if config.worker.embedded { Some(start_worker(&pool, &config)?) } else { None };
 
+        #[cfg_attr(not(any(feature = "web-api", feature = "grpc-api")), allow(unused_mut))]
         let mut listeners = Vec::new();
-        let mut rest_addr = None;
-        if config.orchestration.web.enabled {
-            let web = &config.orchestration.web;
-            let listener = tokio::net::TcpListener::bind((web.host.as_str(), web.port))
-                .await
-                .with_context(|| format!("binding REST on {}:{}", web.host, web.port))?;
-            rest_addr = Some(listener.local_addr()?);
-            let state = AppState {
-                service: service.clone(),
-                auth: auth.clone(),
-                metrics: metrics.clone(),
-                public_docs: web.public_docs,
-            };
-            let app = rest::router(
-                state,
-                Limits {
-                    max_body_bytes: web.max_body_bytes,
-                    request_timeout: Duration::from_millis(web.request_timeout_ms),
-                },
-            );
-            let sd = shutdown.clone();
-            listeners.push(tokio::spawn(async move {
-                let serve = axum::serve(listener, app).with_graceful_shutdown(async move { sd.cancelled().await });
-                if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "REST server failed");
-                }
-            }));
-            tracing::info!(addr = %rest_addr.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()), "REST listening");
-        }
-        let mut grpc_addr = None;
-        if config.orchestration.grpc.enabled {
-            let g = &config.orchestration.grpc;
-            let listener = tokio::net::TcpListener::bind((g.host.as_str(), g.port))
-                .await
-                .with_context(|| format!("binding gRPC on {}:{}", g.host, g.port))?;
-            grpc_addr = Some(listener.local_addr()?);
-            let state = grpc::GrpcState::new(service.clone(), auth.clone(), g.max_concurrent_streams, shutdown.clone());
-            let (reporter, health) = grpc::health_service().await;
-            let routes = grpc::routes(state, grpc::Limits { max_message_bytes: g.max_message_bytes }, health)?;
-            listeners.push(grpc::spawn_health_updater(service.clone(), reporter, shutdown.clone()));
-            let sd = shutdown.clone();
-            listeners.push(tokio::spawn(async move {
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
-                let serve = tonic::transport::Server::builder()
-                    .add_routes(routes)
-                    .serve_with_incoming_shutdown(incoming, async move { sd.cancelled().await });
-                if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "gRPC server failed");
-                }
-            }));
-            tracing::info!(addr = %grpc_addr.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()), "gRPC listening");
+        #[cfg(any(feature = "web-api", feature = "grpc-api"))]
+        let auth = Arc::new(crate::api::auth::Auth::from_config(&config.auth).map_err(anyhow::Error::msg)?);
+        #[cfg(feature = "web-api")]
+        let rest_addr = if config.orchestration.web.enabled {
+            let (addr, handle) = start_rest(&config, &service, &auth, &metrics, &shutdown).await?;
+            listeners.push(handle);
+            Some(addr)
+        } else {
+            None
+        };
+        #[cfg(not(feature = "web-api"))]
+        let rest_addr = None;
+        #[cfg(feature = "grpc-api")]
+        let grpc_addr = if config.orchestration.grpc.enabled {
+            let (addr, handles) = start_grpc(&config, &service, &auth, &shutdown).await?;
+            listeners.extend(handles);
+            Some(addr)
+        } else {
+            None
+        };
+        #[cfg(not(feature = "grpc-api"))]
+        let grpc_addr = None;
+        if rest_addr.is_none() && grpc_addr.is_none() {
+            tracing::info!("no API listener: headless server (actors only)");
         }
 
         Ok(Server {
@@ -201,6 +178,75 @@ impl Server {
             let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
         }
     }
+}
+
+/// Binds the REST listener and serves the router until `shutdown`.
+#[cfg(feature = "web-api")]
+async fn start_rest(
+    config: &Config,
+    service: &Service,
+    auth: &Arc<crate::api::auth::Auth>,
+    metrics: &Arc<Metrics>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    use crate::api::rest::{self, AppState, Limits};
+    let web = &config.orchestration.web;
+    let listener = tokio::net::TcpListener::bind((web.host.as_str(), web.port))
+        .await
+        .with_context(|| format!("binding REST on {}:{}", web.host, web.port))?;
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        service: service.clone(),
+        auth: auth.clone(),
+        metrics: metrics.clone(),
+        public_docs: web.public_docs,
+    };
+    let app = rest::router(
+        state,
+        Limits { max_body_bytes: web.max_body_bytes, request_timeout: Duration::from_millis(web.request_timeout_ms) },
+    );
+    let sd = shutdown.clone();
+    let handle = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move { sd.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "REST server failed");
+        }
+    });
+    tracing::info!(%addr, "REST listening");
+    Ok((addr, handle))
+}
+
+/// Binds the gRPC listener and serves the `tasker.v1` services, health and reflection until
+/// `shutdown`; the second handle keeps `grpc.health.v1` in step with readiness.
+#[cfg(feature = "grpc-api")]
+async fn start_grpc(
+    config: &Config,
+    service: &Service,
+    auth: &Arc<crate::api::auth::Auth>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+    use crate::api::grpc;
+    let g = &config.orchestration.grpc;
+    let listener = tokio::net::TcpListener::bind((g.host.as_str(), g.port))
+        .await
+        .with_context(|| format!("binding gRPC on {}:{}", g.host, g.port))?;
+    let addr = listener.local_addr()?;
+    let state = grpc::GrpcState::new(service.clone(), auth.clone(), g.max_concurrent_streams, shutdown.clone());
+    let (reporter, health) = grpc::health_service().await;
+    let routes = grpc::routes(state, grpc::Limits { max_message_bytes: g.max_message_bytes }, health)?;
+    let updater = grpc::spawn_health_updater(service.clone(), reporter, shutdown.clone());
+    let sd = shutdown.clone();
+    let server = tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let serve = tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(incoming, async move { sd.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    });
+    tracing::info!(%addr, "gRPC listening");
+    Ok((addr, vec![updater, server]))
 }
 
 fn start_worker(pool: &PgPool, config: &Config) -> anyhow::Result<(CancellationToken, JoinHandle<()>)> {

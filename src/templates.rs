@@ -1,5 +1,7 @@
 //! Task templates on disk: YAML (or JSON) files under `config/tasks/`, converted to JSON and
 //! registered with `tasker.register_template`, which validates them (see `docs/templates.md`).
+//! The examples of the source tree's `config/tasks/` are also compiled into the binary
+//! ([`EXAMPLE_TEMPLATES`], registered by [`load_examples`] when `[templates] examples` is on).
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +53,28 @@ pub struct LoadedTemplate {
     pub template_uuid: Uuid,
 }
 
+include!(concat!(env!("OUT_DIR"), "/example_templates.rs"));
+
+/// Registers the example templates compiled into the binary.
+pub async fn load_examples(pool: &PgPool) -> Result<Vec<LoadedTemplate>, TemplateError> {
+    let mut loaded = Vec::with_capacity(EXAMPLE_TEMPLATES.len());
+    for (name, text) in EXAMPLE_TEMPLATES {
+        let path = PathBuf::from(format!("(built-in) config/tasks{name}"));
+        loaded.push(register_text(pool, path, text).await?);
+    }
+    Ok(loaded)
+}
+
+async fn register_text(pool: &PgPool, path: PathBuf, text: &str) -> Result<LoadedTemplate, TemplateError> {
+    let def = parse_definition(text).map_err(|e| TemplateError::Parse(format!("{}: {e}", path.display())))?;
+    let template_uuid: Uuid = sqlx::query_scalar("SELECT tasker.register_template($1)")
+        .bind(&def)
+        .fetch_one(pool)
+        .await
+        .map_err(|source| TemplateError::Register { path: path.clone(), source })?;
+    Ok(LoadedTemplate { path, template_uuid })
+}
+
 /// Registers every `*.yaml`, `*.yml` and `*.json` file under `dir` (recursively, in path order).
 /// Stops at the first invalid file, naming it. A missing directory loads nothing.
 pub async fn load_dir(pool: &PgPool, dir: &Path) -> Result<Vec<LoadedTemplate>, TemplateError> {
@@ -60,13 +84,7 @@ pub async fn load_dir(pool: &PgPool, dir: &Path) -> Result<Vec<LoadedTemplate>, 
     let mut loaded = Vec::with_capacity(files.len());
     for path in files {
         let text = std::fs::read_to_string(&path).map_err(|source| TemplateError::Io { path: path.clone(), source })?;
-        let def = parse_definition(&text).map_err(|e| TemplateError::Parse(format!("{}: {e}", path.display())))?;
-        let template_uuid: Uuid = sqlx::query_scalar("SELECT tasker.register_template($1)")
-            .bind(&def)
-            .fetch_one(pool)
-            .await
-            .map_err(|source| TemplateError::Register { path: path.clone(), source })?;
-        loaded.push(LoadedTemplate { path, template_uuid });
+        loaded.push(register_text(pool, path, &text).await?);
     }
     Ok(loaded)
 }

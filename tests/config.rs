@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tasker_orchestration::config::{load_from, ConfigError};
+use tasker_orchestration::config::{load_builtin, load_from, ConfigError};
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect()
@@ -108,4 +108,40 @@ fn unknown_environment_without_overlay_uses_base() {
     let c = load_from(dir(), &env(&[("TASKER_ENV", "staging")])).unwrap();
     assert_eq!(c.environment, "staging");
     assert!(!c.database.embedded);
+}
+
+#[test]
+fn built_in_configuration_matches_the_files_for_every_environment() {
+    for environment in ["development", "test", "production", "staging"] {
+        let vars = env(&[
+            ("TASKER_ENV", environment),
+            ("DATABASE_URL", "postgres://x/y"),
+            ("TASKER__AUTH__API_KEYS", r#"[{name="ops", key="12345678", permissions=["*"]}]"#),
+        ]);
+        let built_in = load_builtin(&vars).unwrap();
+        let files = load_from(dir(), &vars).unwrap();
+        assert_eq!(format!("{built_in:?}"), format!("{files:?}"), "{environment}");
+    }
+}
+
+#[test]
+fn an_overlay_directory_needs_only_the_keys_it_changes() {
+    let root = std::env::temp_dir().join(format!("tasker-config-overlay-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("base")).unwrap();
+    std::fs::create_dir_all(root.join("environments/staging")).unwrap();
+    std::fs::write(root.join("base/orchestration.toml"), "[orchestration.web]\nport = 9000\n").unwrap();
+    std::fs::write(root.join("environments/staging/orchestration.toml"), "[orchestration.grpc]\nport = 9001\n")
+        .unwrap();
+    let c = load_from(&root, &env(&[("TASKER_ENV", "staging")])).unwrap();
+    assert_eq!((c.orchestration.web.port, c.orchestration.grpc.port), (9000, 9001));
+    assert_eq!(c.orchestration.actors.task_request_channel_size, 1000, "the rest comes from the built-in base");
+    // Without an overlay of its own, a shipped environment keeps its built-in overlay.
+    let dev = load_from(&root, &env(&[])).unwrap();
+    assert!(dev.database.embedded && dev.worker.embedded && dev.templates.examples);
+    assert_eq!(dev.orchestration.web.port, 9000);
+    std::fs::write(root.join("base/orchestration.toml"), "[orchestration.web]\nprot = 9000\n").unwrap();
+    let err = load_from(&root, &env(&[])).unwrap_err();
+    assert!(err.to_string().contains("orchestration.web"), "{err}");
+    let _ = std::fs::remove_dir_all(&root);
 }

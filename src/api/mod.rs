@@ -2,5 +2,7 @@
 //! sharing one API-key authorization.
 
 pub mod auth;
+#[cfg(feature = "grpc-api")]
 pub mod grpc;
+#[cfg(feature = "web-api")]
 pub mod rest;

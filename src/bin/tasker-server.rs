@@ -2,8 +2,11 @@
 //!
 //! `tasker-server` (or `tasker-server serve`) runs it; `tasker-server migrate` applies the schema
 //! to DATABASE_URL and exits (a deploy step); `tasker-server config` prints the effective
-//! configuration's validation result.
+//! configuration's validation result. It runs from any directory: the base configuration is
+//! built in, and `--config-dir` (or `TASKER_CONFIG_DIR`, else `./config/tasker` when it exists)
+//! names a directory of overlays.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -13,6 +16,10 @@ use tasker_orchestration::server::Server;
 #[derive(Parser)]
 #[command(name = "tasker-server", version, about = "Tasker orchestration server")]
 struct Cli {
+    /// Directory of configuration overlays (`base/` and `environments/<env>/orchestration.toml`);
+    /// default `./config/tasker` when it exists, else the built-in configuration alone.
+    #[arg(long, global = true, env = "TASKER_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -24,17 +31,23 @@ enum Cmd {
     /// Apply pgmq, migrations/ and sql/ to the database, then exit.
     Migrate {
         /// Database URL (defaults to $DATABASE_URL).
-        #[arg(long, env = "DATABASE_URL")]
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: String,
     },
     /// Load and validate the configuration, print a summary, exit.
     CheckConfig,
 }
 
+/// Logs to stderr (`RUST_LOG`, default `info,sqlx=warn`); with the `tokio-console` feature (built
+/// with `RUSTFLAGS="--cfg tokio_unstable"`), also serves tokio-console on 127.0.0.1:6669.
 fn init_tracing() {
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let registry = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_filter(filter));
+    #[cfg(feature = "tokio-console")]
+    let registry = registry.with(console_subscriber::spawn());
+    registry.init();
 }
 
 #[tokio::main]
@@ -52,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::CheckConfig => {
-            let cfg = config::load()?;
+            let cfg = config::load_with_dir(cli.config_dir.as_deref())?;
             println!(
                 "configuration ok: environment {}, REST {}:{} ({}), gRPC {}:{} ({}), database {}",
                 cfg.environment,
@@ -73,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Serve => {
-            let cfg = config::load()?;
+            let cfg = config::load_with_dir(cli.config_dir.as_deref())?;
             let shutdown_timeout = Duration::from_millis(cfg.orchestration.actors.shutdown_timeout_ms);
             tracing::info!(environment = %cfg.environment, "starting tasker-server");
             let server = Server::start(cfg).await?;

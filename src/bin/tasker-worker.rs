@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 #[command(name = "tasker-worker", version, about = "Tasker reference worker (built-in handlers)")]
 struct Cli {
     /// Database URL.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
     /// Namespaces to serve, comma-separated; empty serves every namespace.
     #[arg(long, env = "TASKER_WORKER_NAMESPACES", value_delimiter = ',', default_value = "")]

@@ -33,15 +33,58 @@ pub enum ConfigError {
     },
 }
 
-/// Loads the configuration from `./config/tasker` with the process environment.
+/// The configuration files compiled into the binary: `config/tasker/base/orchestration.toml` and
+/// one overlay per shipped environment. A binary needs no file on disk to start.
+pub const BUILTIN_BASE: &str = include_str!("../../config/tasker/base/orchestration.toml");
+
+/// The shipped environment overlays, by environment name.
+pub const BUILTIN_ENVIRONMENTS: &[(&str, &str)] = &[
+    ("development", include_str!("../../config/tasker/environments/development/orchestration.toml")),
+    ("production", include_str!("../../config/tasker/environments/production/orchestration.toml")),
+    ("test", include_str!("../../config/tasker/environments/test/orchestration.toml")),
+];
+
+/// The overlay directory used when none is named: `./config/tasker`, when it exists.
+pub const DEFAULT_CONFIG_DIR: &str = "config/tasker";
+
+/// Loads the configuration with the process environment: the overlay directory is
+/// `$TASKER_CONFIG_DIR` when set (it must exist), else `./config/tasker` when it exists, else none.
 pub fn load() -> Result<Config, ConfigError> {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    load_from(Path::new("config/tasker"), &env)
+    let dir = std::env::var_os("TASKER_CONFIG_DIR").filter(|d| !d.is_empty()).map(std::path::PathBuf::from);
+    load_with_dir(dir.as_deref())
 }
 
-/// Loads the configuration from `dir` (holding `base/` and `environments/`) with the given
-/// environment variables (`TASKER_ENV`, `TASKER__*`, `DATABASE_URL`).
+/// Loads the configuration with the process environment and an explicit overlay directory
+/// (`--config-dir`), which must exist; `None` falls back to `./config/tasker` when it exists.
+pub fn load_with_dir(dir: Option<&Path>) -> Result<Config, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    match dir {
+        Some(d) if !d.is_dir() => Err(ConfigError::Read {
+            path: d.display().to_string(),
+            message: "the configuration directory does not exist".into(),
+        }),
+        Some(d) => load_from(d, &env),
+        None if Path::new(DEFAULT_CONFIG_DIR).is_dir() => load_from(Path::new(DEFAULT_CONFIG_DIR), &env),
+        None => load_builtin(&env),
+    }
+}
+
+/// Loads the compiled-in configuration only (no directory), with the given environment variables.
+pub fn load_builtin(env: &[(String, String)]) -> Result<Config, ConfigError> {
+    load_layers(None, env)
+}
+
+/// Loads the configuration with the overlays in `dir` (holding `base/` and `environments/`, each
+/// file optional) over the compiled-in files, with the given environment variables
+/// (`TASKER_ENV`, `TASKER__*`, `DATABASE_URL`).
 pub fn load_from(dir: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    load_layers(Some(dir), env)
+}
+
+/// Layers, later wins: the compiled-in base; `dir/base/orchestration.toml`; the environment's
+/// overlay from `dir/environments/<env>/` when present, else the compiled-in one;
+/// `TASKER__*` variables; `DATABASE_URL`.
+fn load_layers(dir: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
     let get = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let environment = get("TASKER_ENV").filter(|e| !e.is_empty()).unwrap_or_else(|| "development".into());
     if !environment.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
@@ -51,8 +94,21 @@ pub fn load_from(dir: &Path, env: &[(String, String)]) -> Result<Config, ConfigE
         });
     }
 
-    let mut merged = read_table(&dir.join("base/orchestration.toml"), true)?;
-    let overlay = read_table(&dir.join("environments").join(&environment).join("orchestration.toml"), false)?;
+    let mut merged = parse_table("(built-in) base/orchestration.toml", BUILTIN_BASE)?;
+    if let Some(dir) = dir {
+        merge(&mut merged, read_table(&dir.join("base/orchestration.toml"))?.unwrap_or_default());
+    }
+    let on_disk = match dir {
+        Some(dir) => read_table(&dir.join("environments").join(&environment).join("orchestration.toml"))?,
+        None => None,
+    };
+    let overlay = match on_disk {
+        Some(t) => t,
+        None => match BUILTIN_ENVIRONMENTS.iter().find(|(name, _)| *name == environment) {
+            Some((name, text)) => parse_table(&format!("(built-in) environments/{name}/orchestration.toml"), text)?,
+            None => toml::Table::new(),
+        },
+    };
     merge(&mut merged, overlay);
 
     for (name, value) in env {
@@ -79,14 +135,17 @@ pub fn load_from(dir: &Path, env: &[(String, String)]) -> Result<Config, ConfigE
     Ok(config)
 }
 
-fn read_table(path: &Path, required: bool) -> Result<toml::Table, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(toml::Table::new()),
-        Err(e) => return Err(ConfigError::Read { path: path.display().to_string(), message: e.to_string() }),
-    };
-    text.parse::<toml::Table>()
-        .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
+/// Reads a TOML file; `None` when it does not exist.
+fn read_table(path: &Path) -> Result<Option<toml::Table>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_table(&path.display().to_string(), &text).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ConfigError::Read { path: path.display().to_string(), message: e.to_string() }),
+    }
+}
+
+fn parse_table(name: &str, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| ConfigError::Parse { path: name.to_string(), message: e.to_string() })
 }
 
 /// Deep-merges `overlay` into `base`: tables merge key by key, anything else replaces.

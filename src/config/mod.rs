@@ -1,7 +1,10 @@
 //! Typed configuration.
 //!
-//! Sources, later wins: `config/tasker/base/orchestration.toml`, then
-//! `config/tasker/environments/$TASKER_ENV/orchestration.toml` (`development` when unset), then
+//! Sources, later wins: `config/tasker/base/orchestration.toml` (compiled into the binary), then
+//! `base/orchestration.toml` of the overlay directory (`--config-dir` / `TASKER_CONFIG_DIR`, else
+//! `./config/tasker` when it exists), then the environment's overlay
+//! `environments/$TASKER_ENV/orchestration.toml` (`development` when unset; from the overlay
+//! directory when there, else the compiled-in copy of the shipped environments), then
 //! `TASKER__SECTION__KEY` environment variables (`TASKER__ORCHESTRATION__WEB__PORT=8081`; values are
 //! read as TOML — numbers, booleans, arrays — or else as strings), and `DATABASE_URL` for the
 //! database. Every key is known: an unknown key or a value of the wrong type fails the start with
@@ -9,7 +12,9 @@
 
 mod load;
 
-pub use load::{load, load_from, ConfigError};
+pub use load::{
+    load, load_builtin, load_from, load_with_dir, ConfigError, BUILTIN_BASE, BUILTIN_ENVIRONMENTS, DEFAULT_CONFIG_DIR,
+};
 
 use serde::Deserialize;
 
@@ -56,8 +61,13 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplatesConfig {
-    /// Directory of template files.
+    /// Directory of template files, registered at start when it exists (relative to the working
+    /// directory); empty for none.
     pub dir: String,
+    /// Also register the example templates compiled into the binary (`config/tasks/` of the
+    /// source tree), before the directory's, so a file there wins over an example of the same
+    /// namespace, name and version.
+    pub examples: bool,
 }
 
 /// `[orchestration]`.

@@ -4,8 +4,10 @@
 //!
 //! Layout: [`support`] starts and guards the processes and reads the engine's views;
 //! [`workflows`] runs the example templates, retries, failures and cancellation; [`faults`]
-//! kills workers and servers and drops notifications.
+//! kills workers and servers and drops notifications; [`compose`] runs the services of
+//! `docker-compose.yml` as written (host and ports rewritten).
 
+mod compose;
 mod faults;
 mod support;
 mod workflows;

@@ -82,8 +82,13 @@ pub fn log_tail(path: &Path) -> String {
 /// with no `TASKER*` or `DATABASE_URL` variables inherited from the test's environment, and its
 /// output appended to `log`.
 fn command(binary: &str, log: &Path) -> Command {
+    command_in(binary, log, Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// [`command`] run from `dir` instead of the crate root.
+fn command_in(binary: &str, log: &Path, dir: &Path) -> Command {
     let mut cmd = Command::new(binary);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.current_dir(dir);
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
         if k.starts_with("TASKER") || k == "DATABASE_URL" || k == "RUST_LOG" {
@@ -176,6 +181,45 @@ impl Drop for Guarded {
             eprintln!("{}", self.report());
         }
         self.kill();
+    }
+}
+
+/// Any process the test starts with its own arguments and environment (on top of a clean one:
+/// no `TASKER*`, `DATABASE_URL` or `RUST_LOG` inherited), from `dir`, killed when dropped.
+pub struct Process {
+    proc: Guarded,
+}
+
+impl Process {
+    /// Starts `binary` with `args` and `env` in `dir`, logging to `<scratch>/<name>.log`.
+    pub fn start(
+        scratch: &Scratch,
+        name: &str,
+        binary: &str,
+        args: &[String],
+        env: &[(String, String)],
+        dir: &Path,
+    ) -> Process {
+        let log = scratch.path().join(format!("{name}.log"));
+        let mut cmd = command_in(binary, &log, dir);
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Process { proc: Guarded::spawn(name, cmd, log) }
+    }
+
+    /// Panics with the log tail when the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.proc.exited() {
+            let report = self.proc.report();
+            panic!("{} exited unexpectedly ({status}):\n{report}", self.proc.name);
+        }
+    }
+
+    /// SIGTERM, then waits for the exit; returns how it exited.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        self.proc.terminate().await
     }
 }
 

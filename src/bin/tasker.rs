@@ -1,0 +1,2 @@
+//! `tasker`: the command-line client.
+fn main() {}
