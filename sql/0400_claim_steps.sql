@@ -6,11 +6,16 @@
 --   * step enqueued                      -> claimed: in_progress, attempts + 1;
 --   * step in_progress, message redelivered (its previous holder let the visibility timeout
 --     pass: crashed or stuck)            -> re-claimed as a new attempt while attempts remain;
---     when none remain, a permanent_error result is reported for it and the message is deleted;
+--     when none remain, the step fails at once (in_progress -> error, a permanent_error of
+--     class VisibilityTimeout applied by tasker.apply_step_results under the step lock this
+--     call holds, so its task is flagged for finalization) and the message is deleted;
 --   * step in any other state or gone    -> the message is stale and is deleted.
 -- Guarantees: a step is claimed by at most one caller at a time (pgmq.read skips locked
 -- messages and the step row is locked); the attempt number returned must be passed back to
--- tasker.submit_step_result, which ignores results of superseded attempts.
+-- tasker.submit_step_result, which refuses results of superseded attempts. A late result of the
+-- lost attempt is refused too: the step is no longer in_progress on it.
+-- Locks: the messages read (pgmq.read, SKIP LOCKED: never waits for a message), then the steps
+-- they name in step_uuid order; for exhausted steps, then their tasks (apply_step_results).
 -- Returns, per claimed step, everything its handler needs: the task context, the step's inputs
 -- and a map of its parents' results by step name, plus the message id to heartbeat and ack with.
 -- Raises TK002 for an unknown namespace.
@@ -49,7 +54,7 @@ DECLARE
     v_reclaim  uuid[];
     v_reclaim_p jsonb[];
     v_stale    bigint[];
-    v_exhausted record;
+    v_exhausted jsonb;
     v_msgs     jsonb;
     v_ids      uuid[];
     v_decided  jsonb;
@@ -108,23 +113,24 @@ BEGIN
       INTO v_claim, v_claim_p, v_reclaim, v_reclaim_p, v_stale
       FROM jsonb_to_recordset(v_decided) AS d (msg_id bigint, step_uuid uuid, action text);
 
-    -- Lost attempts with none left: report a permanent failure through the result path.
-    FOR v_exhausted IN
-        SELECT d.step_uuid, d.task_uuid, d.attempts, d.name
-          FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text)
-         WHERE d.action = 'exhausted'
-    LOOP
-        PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
-            'step_uuid', v_exhausted.step_uuid,
-            'task_uuid', v_exhausted.task_uuid,
-            'attempt', v_exhausted.attempts,
-            'status', 'permanent_error',
-            'error', jsonb_build_object(
-                'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
-                                  v_exhausted.name, v_exhausted.attempts),
-                'class', 'VisibilityTimeout')));
-        PERFORM pg_notify('tasker_step_results', '');
-    END LOOP;
+    -- Lost attempts with none left: fail them now, through the result path, under the step locks
+    -- held since above. Leaving them in_progress until a result processor ran would let the lost
+    -- attempt's worker ack a success that is then dropped.
+    SELECT jsonb_agg(jsonb_build_object(
+               'step_uuid', d.step_uuid,
+               'task_uuid', d.task_uuid,
+               'attempt', d.attempts,
+               'status', 'permanent_error',
+               'error', jsonb_build_object(
+                   'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
+                                     d.name, d.attempts),
+                   'class', 'VisibilityTimeout')) ORDER BY d.step_uuid)
+      INTO v_exhausted
+      FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text)
+     WHERE d.action = 'exhausted';
+    IF v_exhausted IS NOT NULL THEN
+        PERFORM 1 FROM tasker.apply_step_results(v_exhausted, v_now);
+    END IF;
 
     IF v_stale IS NOT NULL THEN
         PERFORM pgmq.delete(v_queue, v_stale);

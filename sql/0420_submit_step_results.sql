@@ -6,12 +6,18 @@
 --    "result": any JSON (success), "error": {"message": text, "class": text, ...} (failures),
 --    "retry_after_ms": int (optional hint for retryable errors), "worker": text (optional)}
 -- Guarantees, per element, in one transaction: when the step is still in_progress on that
--- attempt, the result message is sent to the orchestration_step_results queue and the dispatch
--- message msg_id is deleted from the namespace queue -- both or neither, so a worker that dies
--- before this call leaves its message to be redelivered. A result for a superseded attempt, a
--- step no longer in progress, or a msg_id that is not the step's current dispatch message is not
--- sent ("accepted" = false) and no message is touched. Accepted means queued for the result
+-- attempt with msg_id as its dispatch message (the attempt and message the claim handed out),
+-- the result message is sent to the orchestration_step_results queue and the dispatch message
+-- msg_id is deleted from the namespace queue -- both or neither, so a worker that dies before
+-- this call leaves its message to be redelivered. A result for a superseded attempt, a step no
+-- longer in progress, or a msg_id that is not the step's current dispatch message is not sent
+-- ("accepted" = false) and no message is touched. Accepted means queued for the result
 -- processor, which checks the attempt again when it applies the result.
+-- Locks, in the engine's lock order (docs/state-machines.md): the named dispatch messages (per
+-- queue in queue-name order, by msg_id), then the steps in step_uuid order, and only then
+-- decides. A claim that has re-read one of these messages (its visibility timeout passed) holds
+-- the message until it commits, so this call waits for it and then sees the re-claim's new
+-- attempt; a claim that comes later skips the message this call holds.
 -- Malformed input raises TK004 and nothing is sent. Notifies tasker_step_results.
 -- Returns (step_uuid, accepted) per element.
 CREATE OR REPLACE FUNCTION tasker.submit_step_results(p_results jsonb)
@@ -49,6 +55,25 @@ BEGIN
     END IF;
 
     v_ids := ARRAY(SELECT (e ->> 'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
+
+    -- Locks before the decision: messages (a concurrent claim holds the ones it re-read), then
+    -- steps. Namespace and queue of a step never change, so they are read without a lock.
+    FOR v_queue IN
+        SELECT n.queue_name, array_agg(DISTINCT (e.value ->> 'msg_id')::bigint) AS msg_ids
+          FROM jsonb_array_elements(p_results) e
+          JOIN (SELECT w.step_uuid, w.namespace FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s
+            ON s.step_uuid = (e.value ->> 'step_uuid')::uuid
+          JOIN tasker.namespaces n ON n.name = s.namespace
+         GROUP BY n.queue_name
+         ORDER BY n.queue_name
+    LOOP
+        EXECUTE format('SELECT 1 FROM pgmq.%I q WHERE q.msg_id = ANY ($1) ORDER BY q.msg_id FOR UPDATE',
+                       'q_' || v_queue.queue_name)
+          USING v_queue.msg_ids;
+    END LOOP;
+    PERFORM 1 FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_ids) ORDER BY s.step_uuid FOR UPDATE;
+
+    -- Decided on the locked rows (a new statement sees what the waited-for claim committed).
     SELECT jsonb_agg(jsonb_build_object(
                'ord', e.ordinality,
                'step_uuid', e.value ->> 'step_uuid',

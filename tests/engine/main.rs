@@ -2,6 +2,7 @@
 //! database per test. Tests call only the engine's functions and views; they read tables to
 //! assert, and write them only to put a row into a given state before a state-machine call.
 
+mod ack_races;
 mod batch_retry;
 mod concurrency;
 mod create_task;
