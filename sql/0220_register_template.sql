@@ -2,9 +2,10 @@
 --
 -- Guarantees: the definition is normalized by tasker.normalize_template (TK003 on any problem,
 -- nothing written); the namespace is created on first use together with its worker queue
--- worker_<namespace>_queue; (namespace, name, version) is unique: registering the same triple again
--- replaces the definition (tasks already created keep the steps they were created with) and keeps
--- the template_uuid. Concurrent registrations of one triple are serialized by the unique key.
+-- worker_<namespace>_queue, which gets Tasker's autovacuum settings (tasker._tune_queue_table);
+-- (namespace, name, version) is unique: registering the same triple again replaces the
+-- definition (tasks already created keep the steps they were created with) and keeps the
+-- template_uuid. Concurrent registrations of one triple are serialized by the unique key.
 -- Returns the template_uuid.
 CREATE OR REPLACE FUNCTION tasker.register_template(p_definition jsonb)
 RETURNS uuid
@@ -21,6 +22,7 @@ DECLARE
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM tasker.namespaces n WHERE n.name = v_ns) THEN
         PERFORM pgmq.create(v_queue);
+        PERFORM tasker._tune_queue_table(v_queue);
         INSERT INTO tasker.namespaces (name, queue_name) VALUES (v_ns, v_queue)
         ON CONFLICT (name) DO NOTHING;
     END IF;

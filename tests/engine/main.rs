@@ -9,6 +9,7 @@ mod create_task;
 mod operators;
 mod property;
 mod readiness;
+mod retention;
 mod results;
 mod support;
 mod templates;
