@@ -12,5 +12,6 @@ mod readiness;
 mod retention;
 mod results;
 mod support;
+mod template_limits;
 mod templates;
 mod transitions;
