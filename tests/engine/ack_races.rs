@@ -128,7 +128,10 @@ async fn late_success_after_an_exhausted_reclaim_is_refused() {
     assert!(claim(pool, "demo", 10, None).await.is_empty());
 
     // The original worker finishes after all: it must be told its result is dropped.
-    assert!(!submit(pool, &first, &Outcome::Success(json!("late"))).await, "a result that will be dropped was accepted");
+    assert!(
+        !submit(pool, &first, &Outcome::Success(json!("late"))).await,
+        "a result that will be dropped was accepted"
+    );
     process(pool, None).await;
     let s = step(pool, task, "only").await;
     assert_eq!((s.state.as_str(), s.results), ("error", None));

@@ -57,12 +57,14 @@ async fn archived(pool: &PgPool, tasks: &[Uuid]) -> BTreeMap<&'static str, i64> 
 
 /// Moves the finish time of `tasks` `days` into the past.
 async fn finished_days_ago(pool: &PgPool, tasks: &[Uuid], days: i32) {
-    sqlx::query("UPDATE tasker.tasks SET completed_at = completed_at - make_interval(days => $2) WHERE task_uuid = ANY ($1)")
-        .bind(tasks)
-        .bind(days)
-        .execute(pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE tasker.tasks SET completed_at = completed_at - make_interval(days => $2) WHERE task_uuid = ANY ($1)",
+    )
+    .bind(tasks)
+    .bind(days)
+    .execute(pool)
+    .await
+    .unwrap();
 }
 
 async fn purge(pool: &PgPool, older_than: &str, limit: i32, dry_run: bool, archive: bool) -> i32 {
@@ -158,13 +160,12 @@ async fn purge_with_archive_copies_every_row_before_deleting_it() {
     let pool = &db.pool;
     let s = scenario(pool).await;
     let before = footprint(pool, &s.old_final).await;
-    let task_rows: Vec<Value> = sqlx::query_scalar(
-        "SELECT to_jsonb(t) FROM tasker.tasks t WHERE task_uuid = ANY ($1) ORDER BY task_uuid",
-    )
-    .bind(&s.old_final)
-    .fetch_all(pool)
-    .await
-    .unwrap();
+    let task_rows: Vec<Value> =
+        sqlx::query_scalar("SELECT to_jsonb(t) FROM tasker.tasks t WHERE task_uuid = ANY ($1) ORDER BY task_uuid")
+            .bind(&s.old_final)
+            .fetch_all(pool)
+            .await
+            .unwrap();
     let step_rows: Vec<Value> = sqlx::query_scalar(
         "SELECT to_jsonb(s) FROM tasker.workflow_steps s WHERE task_uuid = ANY ($1) ORDER BY step_uuid",
     )

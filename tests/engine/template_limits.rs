@@ -113,7 +113,10 @@ async fn chain_at_the_step_limit_is_accepted_and_runs_in_order() {
         .unwrap();
     assert_eq!(def["steps"].as_array().unwrap().len(), 10_000);
     assert_eq!(def["steps"][9_999]["depends_on"], json!(["s9998"]));
-    assert_eq!(def["steps"][42]["retry"], json!({"max_attempts": 3, "backoff": "exponential", "base_ms": 1000, "max_ms": 60000}));
+    assert_eq!(
+        def["steps"][42]["retry"],
+        json!({"max_attempts": 3, "backoff": "exponential", "base_ms": 1000, "max_ms": 60000})
+    );
 
     let task = create_task(pool, "big", "ten_thousand", json!({})).await;
     assert_eq!(queued_step_names(pool, "big", task).await.into_iter().collect::<Vec<_>>(), vec!["s0".to_string()]);
