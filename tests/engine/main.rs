@@ -5,6 +5,7 @@
 mod batch_retry;
 mod concurrency;
 mod create_task;
+mod operations_doc;
 mod operators;
 mod property;
 mod readiness;
