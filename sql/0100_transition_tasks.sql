@@ -27,8 +27,8 @@ DECLARE
     v_state text;
     v_to    text;
     v_event text;
-    v_froms text[] := '{}';
-    v_tos   text[] := '{}';
+    v_froms text[] := '{}'::text[];
+    v_tos   text[] := '{}'::text[];
 BEGIN
     SELECT t.state INTO v_state FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid FOR UPDATE;
     IF NOT FOUND THEN

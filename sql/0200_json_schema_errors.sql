@@ -14,14 +14,14 @@ SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 AS $$
 DECLARE
-    v_errors text[] := '{}';
+    v_errors text[] := '{}'::text[];
     v_types  text[];
     v_type   text := jsonb_typeof(p_doc);
     v_ok     boolean;
     v_key    text;
     v_sub    jsonb;
     v_elem   jsonb;
-    v_idx    integer;
+    v_idx    bigint;
 BEGIN
     IF p_schema IS NULL OR jsonb_typeof(p_schema) <> 'object' THEN
         RETURN v_errors;

@@ -21,7 +21,7 @@ DECLARE
     v_req     record;
     v_hint    text;
     v_new     record;
-    v_created uuid[] := '{}';
+    v_created uuid[] := '{}'::uuid[];
 BEGIN
     IF jsonb_typeof(p_requests) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'create_tasks expects a JSON array of requests';

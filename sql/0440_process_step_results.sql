@@ -25,7 +25,7 @@ DECLARE
     v_batch record;
     v_one   record;
     v_msg   record;
-    v_done  bigint[] := '{}';
+    v_done  bigint[] := '{}'::bigint[];
     v_sum   integer[] := ARRAY[0, 0, 0, 0, 0, 0, 0];
 BEGIN
     SELECT array_agg(m.msg_id ORDER BY m.msg_id), jsonb_agg(m.message ORDER BY m.msg_id)

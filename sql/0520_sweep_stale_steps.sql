@@ -22,7 +22,7 @@ AS $$
 DECLARE
     v_now    timestamptz := coalesce(p_now, now());
     v_queue  record;
-    v_lost   uuid[] := '{}';
+    v_lost   uuid[] := '{}'::uuid[];
     v_ids    uuid[];
     v_step   record;
     v_failed uuid[];

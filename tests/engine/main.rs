@@ -12,3 +12,4 @@ mod results;
 mod support;
 mod templates;
 mod transitions;
+mod plpgsql_check;
