@@ -98,3 +98,5 @@ BEGIN
     END LOOP;
 END;
 $$;
+COMMENT ON FUNCTION tasker.transition_tasks(uuid[], text, jsonb, timestamptz) IS
+    'Applies one event to several tasks, in task_uuid order, through the task state machine; all or nothing (TK001 illegal move, TK002 unknown task). Returns (task_uuid, from_state, to_state) per task moved.';

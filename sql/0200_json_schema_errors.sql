@@ -96,3 +96,5 @@ BEGIN
     RETURN v_errors;
 END;
 $$;
+COMMENT ON FUNCTION tasker.json_schema_errors(jsonb, jsonb, text) IS
+    'Validates a JSON document against the JSON Schema subset of template input_schema. Pure. Returns one message per violation, each starting with the JSON path; an empty array means valid.';

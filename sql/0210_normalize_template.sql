@@ -202,3 +202,5 @@ BEGIN
                 THEN jsonb_build_object('input_schema', p_definition -> 'input_schema') ELSE '{}'::jsonb END;
 END;
 $$;
+COMMENT ON FUNCTION tasker.normalize_template(jsonb) IS
+    'Validates a task template and returns it with every default filled in; raises TK003 naming the template and the problem. Pure.';

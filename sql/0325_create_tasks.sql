@@ -55,3 +55,5 @@ BEGIN
     END IF;
 END;
 $$;
+COMMENT ON FUNCTION tasker.create_tasks(jsonb) IS
+    'Creates many tasks in one call and one transaction, as create_task would one by one: each request runs in its own subtransaction, so a failing one is reported with its SQLSTATE and message and the others are created. Returns one row per request, in order.';

@@ -81,3 +81,5 @@ BEGIN
     RETURN v_count;
 END;
 $$;
+COMMENT ON FUNCTION tasker.sweep_stale_steps(integer, integer, timestamptz) IS
+    'The staleness sweeper''s call: fails steps enqueued or in_progress past their timeout plus p_grace_seconds whose queue message has vanished (through the results queue, or directly for never-claimed steps); steps locked elsewhere are skipped. Returns the number of steps reported or failed.';
