@@ -10,6 +10,7 @@ mod plpgsql_check;
 mod property;
 mod readiness;
 mod results;
+mod schema_snapshot;
 mod sql_docs;
 mod support;
 mod templates;
