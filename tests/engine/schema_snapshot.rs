@@ -49,7 +49,7 @@ fn normalise(dump: &str) -> String {
         }
         let line = lines[i];
         i += 1;
-        if is_noise(line) || (line.is_empty() && out.last().is_none_or(|l| l.is_empty())) {
+        if is_noise(line) || (line.is_empty() && !out.last().is_some_and(|l| !l.is_empty())) {
             continue;
         }
         out.push(line);
@@ -99,7 +99,7 @@ fn diff(old: &str, new: &str, max: usize) -> String {
             if last_shown.is_some_and(|l| idx <= l) {
                 continue;
             }
-            if last_shown.is_none_or(|l| idx > l + 1) {
+            if !last_shown.is_some_and(|l| idx <= l + 1) {
                 out.push_str(&format!("@@ {SNAPSHOT} near line {line_no}\n"));
             }
             out.push_str(&format!("{kind} {text}\n"));

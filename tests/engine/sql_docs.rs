@@ -92,7 +92,7 @@ async fn every_public_function_and_view_has_a_comment() {
     let missing: Vec<String> = objects
         .iter()
         .filter(|o| !o.name.starts_with('_'))
-        .filter(|o| o.comment.as_deref().is_none_or(|c| c.trim().is_empty()))
+        .filter(|o| !o.comment.as_deref().is_some_and(|c| !c.trim().is_empty()))
         .map(|o| format!("{} {}", o.kind, o.signature))
         .collect();
     assert!(
@@ -160,7 +160,8 @@ fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
 fn sql_channels() -> BTreeSet<String> {
     let mut channels = BTreeSet::new();
     let mut problems = Vec::new();
-    for path in files_under(&root().join("sql"), "sql").into_iter().chain(files_under(&root().join("migrations"), "sql"))
+    for path in
+        files_under(&root().join("sql"), "sql").into_iter().chain(files_under(&root().join("migrations"), "sql"))
     {
         let text = strip_sql_comments(&read(&path));
         let lower = text.to_ascii_lowercase();
@@ -171,11 +172,14 @@ fn sql_channels() -> BTreeSet<String> {
                 Some((name, _)) => {
                     channels.insert(name.to_string());
                 }
-                None => problems.push(format!("{file}: pg_notify with a computed channel: {}", &arg[..arg.len().min(40)])),
+                None => {
+                    problems.push(format!("{file}: pg_notify with a computed channel: {}", &arg[..arg.len().min(40)]))
+                }
             }
         }
         for (i, _) in lower.match_indices("notify ") {
-            let word_start = i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric() && lower.as_bytes()[i - 1] != b'_';
+            let word_start =
+                i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric() && lower.as_bytes()[i - 1] != b'_';
             if word_start {
                 problems.push(format!("{file}: a NOTIFY statement; use pg_notify('channel', payload)"));
             }
