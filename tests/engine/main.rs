@@ -11,6 +11,7 @@ mod property;
 mod readiness;
 mod results;
 mod schema_snapshot;
+mod sql_api_examples;
 mod sql_docs;
 mod support;
 mod templates;
