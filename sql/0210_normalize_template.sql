@@ -20,10 +20,10 @@ DECLARE
     v_name    text := p_definition ->> 'name';
     v_version text := p_definition ->> 'version';
     v_label   text;
-    v_steps   jsonb := '[]';
+    v_steps   jsonb := '[]'::jsonb;
     v_step    jsonb;
     v_retry   jsonb;
-    v_names   text[] := '{}';
+    v_names   text[] := '{}'::text[];
     v_sname   text;
     v_dep     text;
     v_deps    jsonb;
@@ -202,3 +202,5 @@ BEGIN
                 THEN jsonb_build_object('input_schema', p_definition -> 'input_schema') ELSE '{}'::jsonb END;
 END;
 $$;
+COMMENT ON FUNCTION tasker.normalize_template(jsonb) IS
+    'Validates a task template and returns it with every default filled in; raises TK003 naming the template and the problem. Pure.';
