@@ -7,14 +7,6 @@
 use std::{env, fs, path::Path};
 
 fn main() {
-    // LOCAL GUARD (not part of the project; do not commit this block): the shared target dir
-    // /work/main/target mixes the artifacts of several worktrees (cargo hashes path packages
-    // relative to the workspace root), so tests there can run binaries built from another
-    // worktree's sources. Build this worktree with CARGO_TARGET_DIR=/work/wt-sqldocs/target instead:
-    // it is pre-warmed with every dependency already compiled.
-    if env::var("CARGO_TARGET_DIR").is_ok_and(|d| d.trim_end_matches('/') == "/work/main/target") {
-        panic!("\n\n*** Do not use CARGO_TARGET_DIR=/work/main/target from this worktree: it mixes worktrees' artifacts and runs stale test binaries. Use CARGO_TARGET_DIR=/work/wt-sqldocs/target (pre-warmed: all dependencies are already built there). Do not commit this guard in build.rs. ***\n\n");
-    }
     embed_sql();
     embed_examples();
     #[cfg(feature = "grpc-api")]
