@@ -16,3 +16,11 @@ async fn example_templates_register() {
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tasker.task_templates").fetch_one(&db.pool).await.unwrap();
     assert_eq!(n as usize, loaded.len());
 }
+
+#[tokio::test]
+async fn migrated_database_has_the_execution_audit_table() {
+    let db = test_db().await;
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tasker_audit.step_executions").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(n, 0);
+}
