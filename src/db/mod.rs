@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod engine;
+pub mod listen;
 pub mod migrate;
 pub mod pool;
 
