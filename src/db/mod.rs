@@ -6,6 +6,7 @@ pub mod engine;
 pub mod listen;
 pub mod migrate;
 pub mod pool;
+pub mod worker;
 
 pub use embedded::{EmbeddedOptions, EmbeddedPostgres};
 pub use migrate::{migrate, MigrationReport};
