@@ -3,8 +3,10 @@
 
 pub mod embedded;
 pub mod engine;
+pub mod listen;
 pub mod migrate;
 pub mod pool;
+pub mod worker;
 
 pub use embedded::{EmbeddedOptions, EmbeddedPostgres};
 pub use migrate::{migrate, MigrationReport};
