@@ -7,7 +7,6 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::worker::report::StepResultMessage;
 
 /// A namespace and its worker queue, as `tasker.list_namespaces()` returns them.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -105,11 +104,12 @@ pub struct SubmitOutcome {
     pub accepted: bool,
 }
 
-/// `tasker.submit_step_results`: reports `results` in one transaction; one row per result, in
-/// order. SQLSTATE `TK004` for a malformed result (nothing of the call is applied).
-pub async fn submit_step_results(
+/// `tasker.submit_step_results`: reports `results` (each serialising to one result message of
+/// the worker protocol, e.g. `worker::StepResultMessage`) in one transaction; one row per result,
+/// in order. SQLSTATE `TK004` for a malformed result (nothing of the call is applied).
+pub async fn submit_step_results<M: serde::Serialize + Sync>(
     pool: &PgPool,
-    results: &[StepResultMessage],
+    results: &[M],
 ) -> Result<Vec<SubmitOutcome>, sqlx::Error> {
     sqlx::query_as("SELECT step_uuid, accepted FROM tasker.submit_step_results($1)")
         .bind(Json(results))

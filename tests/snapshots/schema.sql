@@ -5,6 +5,12 @@
 CREATE SCHEMA tasker;
 
 --
+-- Name: tasker_audit; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA tasker_audit;
+
+--
 -- Name: _advance_tasks_to_in_process(uuid[], timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -2675,6 +2681,36 @@ ALTER TABLE tasker.workflow_step_transitions ALTER COLUMN id ADD GENERATED ALWAY
 );
 
 --
+-- Name: step_executions; Type: TABLE; Schema: tasker_audit; Owner: -
+--
+
+CREATE TABLE tasker_audit.step_executions (
+    id bigint NOT NULL,
+    step_uuid uuid NOT NULL,
+    task_uuid uuid NOT NULL,
+    attempt integer NOT NULL,
+    handler text NOT NULL,
+    worker_id text NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone NOT NULL,
+    outcome text NOT NULL,
+    error jsonb
+);
+
+--
+-- Name: step_executions_id_seq; Type: SEQUENCE; Schema: tasker_audit; Owner: -
+--
+
+ALTER TABLE tasker_audit.step_executions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME tasker_audit.step_executions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: dlq_entries dlq_entries_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
 --
 
@@ -2787,6 +2823,13 @@ ALTER TABLE ONLY tasker.workflow_steps
     ADD CONSTRAINT workflow_steps_pkey PRIMARY KEY (step_uuid);
 
 --
+-- Name: step_executions step_executions_pkey; Type: CONSTRAINT; Schema: tasker_audit; Owner: -
+--
+
+ALTER TABLE ONLY tasker_audit.step_executions
+    ADD CONSTRAINT step_executions_pkey PRIMARY KEY (id);
+
+--
 -- Name: dlq_entries_status; Type: INDEX; Schema: tasker; Owner: -
 --
 
@@ -2881,6 +2924,12 @@ CREATE INDEX workflow_steps_ready ON tasker.workflow_steps USING btree (priority
 --
 
 CREATE INDEX workflow_steps_task ON tasker.workflow_steps USING btree (task_uuid, state);
+
+--
+-- Name: step_executions_step; Type: INDEX; Schema: tasker_audit; Owner: -
+--
+
+CREATE INDEX step_executions_step ON tasker_audit.step_executions USING btree (step_uuid, attempt);
 
 --
 -- Name: dlq_entries dlq_entries_task_uuid_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
