@@ -7,7 +7,6 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-
 /// A namespace and its worker queue, as `tasker.list_namespaces()` returns them.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct NamespaceQueue {
