@@ -214,7 +214,7 @@ impl Creator {
             return match engine::tasks::create_task(&self.pool, &one.req).await {
                 Ok(u) => Ok(vec![Ok(u)]),
                 // A rejected request is the caller's error, not the database's.
-                Err(e) if e.sqlstate().is_some_and(|c| c.starts_with("TK")) => Ok(vec![Err(e)]),
+                Err(e) if e.is_rejection() => Ok(vec![Err(e)]),
                 Err(e) => Err(e),
             };
         }

@@ -92,6 +92,20 @@ impl EngineError {
         }
     }
 
+    /// Whether the engine refused the request itself (one of TK001..TK006): the caller's error,
+    /// not a failure of the database.
+    pub fn is_rejection(&self) -> bool {
+        matches!(
+            self,
+            EngineError::IllegalTransition(_)
+                | EngineError::NotFound(_)
+                | EngineError::InvalidTemplate(_)
+                | EngineError::InvalidInput(_)
+                | EngineError::IdempotencyConflict(_)
+                | EngineError::NotAllowed(_)
+        )
+    }
+
     /// Whether the caller may simply retry later (the database, not the request, is the problem).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, EngineError::Unavailable(_))
