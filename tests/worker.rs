@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tasker_orchestration::db::{self, PoolOptions};
-use tasker_orchestration::testing::{test_db, TestDb};
+use tasker_orchestration::testing::{test_db, Engine, TestDb};
 use tasker_orchestration::worker::{
     builtin_registry, HandlerRegistry, StepContext, StepOutcome, Worker, WorkerConfig, WorkerError, WorkerMetrics,
 };
@@ -29,7 +29,8 @@ async fn register(pool: &PgPool, def: Value) {
     sqlx::query("SELECT tasker.register_template($1)").bind(def).execute(pool).await.expect("register template");
 }
 
-/// Plays the orchestration server: results, enqueueing, finalization.
+/// Plays the orchestration server: the real result processor, step enqueuer and task finalizer
+/// (`testing::Engine`), each `run_once` every few ms.
 struct Orchestrator {
     stop: CancellationToken,
     handle: JoinHandle<()>,
@@ -40,8 +41,11 @@ impl Orchestrator {
         let stop = CancellationToken::new();
         let token = stop.clone();
         let handle = tokio::spawn(async move {
+            let engine = Engine::new(&pool);
             while !token.is_cancelled() {
-                orchestrate_once(&pool).await;
+                if let Err(e) = engine.run_once().await {
+                    eprintln!("orchestrator: {e}");
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });
@@ -54,15 +58,10 @@ impl Orchestrator {
     }
 }
 
+/// One pass of the real orchestration actors (`testing::Engine::run_once`).
 async fn orchestrate_once(pool: &PgPool) {
-    for sql in [
-        "SELECT * FROM tasker.process_step_results()",
-        "SELECT * FROM tasker.enqueue_ready_steps()",
-        "SELECT * FROM tasker.finalize_tasks()",
-    ] {
-        if let Err(e) = sqlx::query(sql).execute(pool).await {
-            eprintln!("orchestrator: {sql}: {e}");
-        }
+    if let Err(e) = Engine::new(pool).run_once().await {
+        eprintln!("orchestrator: {e}");
     }
 }
 
