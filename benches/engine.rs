@@ -2,9 +2,9 @@
 //!
 //! Run with `cargo bench --bench engine`. Nothing but SQL is exercised: no HTTP, no gRPC.
 //! One sqlx pool serves concurrent tokio tasks:
-//! - the actors: a result processor (`tasker.process_step_results`), a step enqueuer
-//!   (`tasker.enqueue_ready_steps`) and a task finalizer (`tasker.finalize_tasks`), each a loop
-//!   that calls its function in batches;
+//! - the actors: the server's own result processor (`tasker.process_step_results`), step
+//!   enqueuer (`tasker.enqueue_ready_steps`) and task finalizer (`tasker.finalize_tasks`), each
+//!   driven by a loop here that calls its `run_once` (one batch);
 //! - N simulated workers: `tasker.claim_steps` in batches, then `tasker.submit_step_results`
 //!   reporting success for every claimed step (no-op handlers);
 //! - task creators calling `tasker.create_task`.
@@ -35,6 +35,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sqlx::{Connection, PgConnection, PgPool, Row};
+use tasker_orchestration::actors::{
+    result_processor, step_enqueuer, task_finalizer, ActorContext, ResultProcessorActor, StepEnqueuerActor,
+    TaskFinalizerActor,
+};
 use tasker_orchestration::db::{self, EmbeddedOptions, EmbeddedPostgres, PoolOptions};
 use tasker_orchestration::testing::url_with_database;
 use tokio::sync::{mpsc, Notify};
@@ -157,7 +161,7 @@ impl Stats {
         self.samples.lock().unwrap().entry(call).or_default().push(Sample { ms, rows: rows as u32 });
     }
 
-    fn error(&self, call: &'static str, e: &sqlx::Error) {
+    fn error(&self, call: &'static str, e: &dyn std::fmt::Display) {
         let mut errors = self.errors.lock().unwrap();
         let entry = errors.entry(call).or_insert((0, String::new()));
         entry.0 += 1;
@@ -199,6 +203,10 @@ struct Shared {
     record_events: AtomicBool,
     events: Mutex<Vec<StepEvent>>,
     finalized: mpsc::UnboundedSender<Finalized>,
+    /// The real actors, driven by hand: each role loop calls its actor's `run_once`.
+    processor: ResultProcessorActor,
+    enqueuer: StepEnqueuerActor,
+    finalizer: TaskFinalizerActor,
 }
 
 impl Shared {
@@ -336,13 +344,9 @@ async fn worker(sh: Arc<Shared>, idx: usize) {
 async fn result_processor(sh: Arc<Shared>) {
     while !sh.stopped() {
         let t = Instant::now();
-        let r = sqlx::query("SELECT results FROM tasker.process_step_results($1)")
-            .bind(sh.cfg.process_batch)
-            .fetch_one(&sh.pool)
-            .await;
-        match r {
-            Ok(row) => {
-                let n = row.get::<i32, _>("results") as usize;
+        match sh.processor.run_once().await {
+            Ok(counts) => {
+                let n = counts.results as usize;
                 sh.stats.record("process_step_results", t, n);
                 if n < sh.cfg.process_batch as usize {
                     sh.wait(&sh.wake_results).await;
@@ -359,14 +363,11 @@ async fn result_processor(sh: Arc<Shared>) {
 async fn step_enqueuer(sh: Arc<Shared>) {
     while !sh.stopped() {
         let t = Instant::now();
-        let r = sqlx::query("SELECT step_uuid FROM tasker.enqueue_ready_steps($1)")
-            .bind(sh.cfg.enqueue_batch)
-            .fetch_all(&sh.pool)
-            .await;
-        match r {
-            Ok(rows) => {
-                sh.stats.record("enqueue_ready_steps", t, rows.len());
-                if rows.len() < sh.cfg.enqueue_batch as usize {
+        match sh.enqueuer.run_once().await {
+            Ok(outcome) => {
+                let n = outcome.dispatched.len();
+                sh.stats.record("enqueue_ready_steps", t, n);
+                if n < sh.cfg.enqueue_batch as usize {
                     sh.wait(&sh.wake_enqueue).await;
                 }
             }
@@ -381,21 +382,17 @@ async fn step_enqueuer(sh: Arc<Shared>) {
 async fn task_finalizer(sh: Arc<Shared>) {
     while !sh.stopped() {
         let t = Instant::now();
-        let r = sqlx::query("SELECT task_uuid, to_state FROM tasker.finalize_tasks($1)")
-            .bind(sh.cfg.finalize_batch)
-            .fetch_all(&sh.pool)
-            .await;
-        match r {
-            Ok(rows) => {
+        match sh.finalizer.run_once().await {
+            Ok(outcome) => {
                 let at = Instant::now();
-                sh.stats.record("finalize_tasks", t, rows.len());
-                for row in &rows {
-                    let to_state: String = row.get("to_state");
-                    if matches!(to_state.as_str(), "complete" | "error" | "cancelled" | "resolved_manually") {
-                        let _ = sh.finalized.send(Finalized { task: row.get("task_uuid"), to_state, at });
+                let n = outcome.tasks.len();
+                sh.stats.record("finalize_tasks", t, n);
+                for task in outcome.tasks {
+                    if matches!(task.to_state.as_str(), "complete" | "error" | "cancelled" | "resolved_manually") {
+                        let _ = sh.finalized.send(Finalized { task: task.task_uuid, to_state: task.to_state, at });
                     }
                 }
-                if rows.len() < sh.cfg.finalize_batch as usize {
+                if n < sh.cfg.finalize_batch as usize {
                     sh.wait(&sh.wake_finalize).await;
                 }
             }
@@ -640,6 +637,7 @@ async fn run_suite(cfg: &Config, mode: Mode, url: &str) -> anyhow::Result<ModeRe
     }
 
     let (tx, mut done) = mpsc::unbounded_channel();
+    let ctx = ActorContext::new(pool.clone());
     let sh = Arc::new(Shared {
         pool: pool.clone(),
         cfg: cfg.clone(),
@@ -653,6 +651,18 @@ async fn run_suite(cfg: &Config, mode: Mode, url: &str) -> anyhow::Result<ModeRe
         record_events: AtomicBool::new(false),
         events: Mutex::new(Vec::new()),
         finalized: tx,
+        processor: ResultProcessorActor::new(
+            &ctx,
+            result_processor::Config { batch_size: cfg.process_batch as u32, tick: cfg.poll },
+        )?,
+        enqueuer: StepEnqueuerActor::new(
+            &ctx,
+            step_enqueuer::Config { batch_size: cfg.enqueue_batch as u32, tick: cfg.poll },
+        )?,
+        finalizer: TaskFinalizerActor::new(
+            &ctx,
+            task_finalizer::Config { batch_size: cfg.finalize_batch as u32, tick: cfg.poll },
+        )?,
     });
 
     let listen = tokio::spawn(listener(sh.clone()));

@@ -17,3 +17,5 @@ AS $$
             52, 1), 53, 1),
         'hex')::uuid;
 $$;
+COMMENT ON FUNCTION tasker.uuid_v7(timestamptz) IS
+    'A time-ordered UUID (RFC 9562 version 7): the first 48 bits are the Unix time of p_ts in milliseconds, the rest random, so ids sort by creation time.';

@@ -27,8 +27,8 @@ DECLARE
     v_state text;
     v_to    text;
     v_event text;
-    v_froms text[] := '{}';
-    v_tos   text[] := '{}';
+    v_froms text[] := '{}'::text[];
+    v_tos   text[] := '{}'::text[];
 BEGIN
     SELECT t.state INTO v_state FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid FOR UPDATE;
     IF NOT FOUND THEN
@@ -98,3 +98,5 @@ BEGIN
     END LOOP;
 END;
 $$;
+COMMENT ON FUNCTION tasker.transition_tasks(uuid[], text, jsonb, timestamptz) IS
+    'Applies one event to several tasks, in task_uuid order, through the task state machine; all or nothing (TK001 illegal move, TK002 unknown task). Returns (task_uuid, from_state, to_state) per task moved.';

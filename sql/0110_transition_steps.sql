@@ -143,3 +143,5 @@ BEGIN
               GROUP BY x.chunk) c;
 END;
 $$;
+COMMENT ON FUNCTION tasker.transition_steps(uuid[], text, jsonb[], jsonb, timestamptz) IS
+    'The one writer of workflow_steps.state: locks the steps in step_uuid order, checks every move against tasker.step_state_transitions (TK001; TK002 for an unknown step; nothing changes on error), applies the event''s side effects, appends one history row per step and notifies tasker_steps_changed. Returns one row per step moved.';

@@ -14,14 +14,14 @@ SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 AS $$
 DECLARE
-    v_errors text[] := '{}';
+    v_errors text[] := '{}'::text[];
     v_types  text[];
     v_type   text := jsonb_typeof(p_doc);
     v_ok     boolean;
     v_key    text;
     v_sub    jsonb;
     v_elem   jsonb;
-    v_idx    integer;
+    v_idx    bigint;
 BEGIN
     IF p_schema IS NULL OR jsonb_typeof(p_schema) <> 'object' THEN
         RETURN v_errors;
@@ -96,3 +96,5 @@ BEGIN
     RETURN v_errors;
 END;
 $$;
+COMMENT ON FUNCTION tasker.json_schema_errors(jsonb, jsonb, text) IS
+    'Validates a JSON document against the JSON Schema subset of template input_schema. Pure. Returns one message per violation, each starting with the JSON path; an empty array means valid.';

@@ -31,11 +31,11 @@ DECLARE
     v_max_steps  integer;
     v_max_fan_in integer;
     v_n       integer;
-    v_out     jsonb[] := '{}';
+    v_out     jsonb[] := '{}'::jsonb[];
     v_steps   jsonb;
     v_step    jsonb;
     v_retry   jsonb;
-    v_names   text[] := '{}';
+    v_names   text[] := '{}'::text[];
     v_sname   text;
     v_dep     text;
     v_deps    jsonb;
@@ -287,3 +287,5 @@ BEGIN
                 THEN jsonb_build_object('input_schema', p_definition -> 'input_schema') ELSE '{}'::jsonb END;
 END;
 $$;
+COMMENT ON FUNCTION tasker.normalize_template(jsonb) IS
+    'Validates a task template and returns it with every default filled in; raises TK003 naming the template and the problem. Pure.';

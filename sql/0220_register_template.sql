@@ -37,3 +37,5 @@ BEGIN
     RETURN v_uuid;
 END;
 $$;
+COMMENT ON FUNCTION tasker.register_template(jsonb) IS
+    'Validates (TK003, nothing written) and stores a task template; creates the namespace and its worker queue on first use; registering the same (namespace, name, version) again replaces the definition and keeps the template_uuid. Returns the template_uuid.';

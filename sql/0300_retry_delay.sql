@@ -23,3 +23,5 @@ AS $$
                 ELSE p_base_ms::numeric * power(2::numeric, least(greatest(p_attempt, 1) - 1, 40))
             END) AS d) AS delay;
 $$;
+COMMENT ON FUNCTION tasker.retry_delay_ms(text, integer, integer, integer, bigint) IS
+    'Milliseconds a step that failed on attempt p_attempt waits before its next dispatch: the retry-after hint when given (floored at 0), else none, linear or exponential backoff capped at p_max_ms and jittered down by up to 25%.';

@@ -36,6 +36,8 @@ BEGIN
     RETURN v_new.o_task_uuid;
 END;
 $$;
+COMMENT ON FUNCTION tasker.create_task(text, text, text, jsonb, jsonb) IS
+    'Creates a task from a registered template and dispatches its root steps, in one transaction. An idempotency_key reused with the same request returns the first task (TK005 for a different request); TK002 unknown template, TK004 invalid context or options; nothing is written on error. Returns the task_uuid.';
 
 -- tasker._insert_task(...): everything tasker.create_task does before dispatching: guards,
 -- idempotency, the task, its steps and edges (the task left in pending). o_created is false when

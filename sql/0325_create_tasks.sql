@@ -21,7 +21,7 @@ DECLARE
     v_req     record;
     v_hint    text;
     v_new     record;
-    v_created uuid[] := '{}';
+    v_created uuid[] := '{}'::uuid[];
 BEGIN
     IF jsonb_typeof(p_requests) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'create_tasks expects a JSON array of requests';
@@ -55,3 +55,5 @@ BEGIN
     END IF;
 END;
 $$;
+COMMENT ON FUNCTION tasker.create_tasks(jsonb) IS
+    'Creates many tasks in one call and one transaction, as create_task would one by one: each request runs in its own subtransaction, so a failing one is reported with its SQLSTATE and message and the others are created. Returns one row per request, in order.';

@@ -30,3 +30,5 @@ BEGIN
     RETURN QUERY SELECT * FROM tasker._dispatch_steps(v_steps, v_now);
 END;
 $$;
+COMMENT ON FUNCTION tasker.enqueue_ready_steps(integer, timestamptz) IS
+    'The step enqueuer''s call: picks up to p_limit dispatchable steps (highest priority, then oldest ready_at) FOR UPDATE SKIP LOCKED and sends them to their namespace queues in this transaction, so a step is never dispatched twice nor lost. Returns one row per step sent.';

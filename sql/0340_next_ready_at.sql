@@ -10,3 +10,5 @@ AS $$
     SELECT min(s.ready_at) FROM tasker.workflow_steps s
      WHERE s.ready_at IS NOT NULL AND s.ready_at > coalesce(p_now, now());
 $$;
+COMMENT ON FUNCTION tasker.next_ready_at(timestamptz) IS
+    'The earliest ready_at still in the future (a retry coming due), or NULL: when the step enqueuer next has work without being notified.';

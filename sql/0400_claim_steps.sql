@@ -156,3 +156,5 @@ BEGIN
      ORDER BY s.step_uuid;
 END;
 $$;
+COMMENT ON FUNCTION tasker.claim_steps(text, integer, integer, text, timestamptz) IS
+    'The worker''s call to get work: reads up to p_limit messages of the namespace queue (hidden for p_vt_seconds) and claims their steps (enqueued -> in_progress, or a new attempt when a message came back); stale messages are deleted. Returns, per claimed step, everything its handler needs. TK002 unknown namespace, TK004 limits below 1.';

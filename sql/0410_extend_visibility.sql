@@ -26,3 +26,5 @@ BEGIN
     END LOOP;
 END;
 $$;
+COMMENT ON FUNCTION tasker.extend_visibility(text, bigint[], integer) IS
+    'The worker heartbeat: pushes the visibility timeout of the given messages p_vt_seconds into the future. Returns the ids extended. TK002 unknown namespace.';

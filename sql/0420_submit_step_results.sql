@@ -118,6 +118,8 @@ BEGIN
      ORDER BY d.ord;
 END;
 $$;
+COMMENT ON FUNCTION tasker.submit_step_results(jsonb) IS
+    'The worker''s acknowledgement: per result, when the step is in_progress on that attempt with that dispatch message, sends the result to orchestration_step_results and deletes the dispatch message, both or neither (accepted); otherwise touches nothing. Malformed input raises TK004 and sends nothing. Returns (step_uuid, accepted) per element.';
 
 -- tasker.submit_step_result(...): one result; see tasker.submit_step_results. Returns accepted.
 CREATE OR REPLACE FUNCTION tasker.submit_step_result(
@@ -140,3 +142,5 @@ AS $$
                || CASE WHEN p_retry_after_ms IS NULL THEN '{}'::jsonb
                        ELSE jsonb_build_object('retry_after_ms', p_retry_after_ms) END)) r;
 $$;
+COMMENT ON FUNCTION tasker.submit_step_result(uuid, integer, bigint, text, jsonb, jsonb, bigint) IS
+    'One result; see tasker.submit_step_results. Returns accepted.';

@@ -183,3 +183,5 @@ BEGIN
                         v_dispatched, coalesce(cardinality(v_flag), 0);
 END;
 $$;
+COMMENT ON FUNCTION tasker.apply_step_results(jsonb, timestamptz) IS
+    'Applies a batch of result messages: a result counts only for a step in_progress on that attempt, so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, flags tasks for finalization. Returns one row of counts.';

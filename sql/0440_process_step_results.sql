@@ -25,7 +25,7 @@ DECLARE
     v_batch record;
     v_one   record;
     v_msg   record;
-    v_done  bigint[] := '{}';
+    v_done  bigint[] := '{}'::bigint[];
     v_sum   integer[] := ARRAY[0, 0, 0, 0, 0, 0, 0];
 BEGIN
     SELECT array_agg(m.msg_id ORDER BY m.msg_id), jsonb_agg(m.message ORDER BY m.msg_id)
@@ -65,3 +65,5 @@ BEGIN
     RETURN QUERY SELECT v_sum[1], v_sum[2], v_sum[3], v_sum[4], v_sum[5], v_sum[6], v_sum[7];
 END;
 $$;
+COMMENT ON FUNCTION tasker.process_step_results(integer, timestamptz) IS
+    'The result processor''s call: reads up to p_limit messages of orchestration_step_results, applies them (apply_step_results) and deletes them, in one transaction; a message that cannot be applied is archived with a WARNING. Returns one row of counts.';

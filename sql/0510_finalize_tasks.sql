@@ -37,6 +37,8 @@ BEGIN
     END LOOP;
 END;
 $$;
+COMMENT ON FUNCTION tasker.finalize_tasks(integer, timestamptz) IS
+    'The task finalizer''s call: takes up to p_limit flagged tasks FOR UPDATE SKIP LOCKED, clears the flag and re-derives each task''s state from its steps (a task entering error gets a DLQ entry). Returns (task_uuid, from_state, to_state) per task taken.';
 
 -- tasker.finalize_task(task_uuid, now): re-derives one task's state now (waits for its lock).
 -- For operators and tests; returns the state afterwards. Raises TK002 for an unknown task.
@@ -56,3 +58,5 @@ BEGIN
     RETURN tasker._evaluate_task(p_task_uuid, p_now);
 END;
 $$;
+COMMENT ON FUNCTION tasker.finalize_task(uuid, timestamptz) IS
+    'Re-derives one task''s state now, waiting for its lock; for operators and tests. TK002 unknown task. Returns the state afterwards.';

@@ -22,7 +22,7 @@ AS $$
 DECLARE
     v_now    timestamptz := coalesce(p_now, now());
     v_queue  record;
-    v_lost   uuid[] := '{}';
+    v_lost   uuid[] := '{}'::uuid[];
     v_ids    uuid[];
     v_step   record;
     v_failed uuid[];
@@ -81,3 +81,5 @@ BEGIN
     RETURN v_count;
 END;
 $$;
+COMMENT ON FUNCTION tasker.sweep_stale_steps(integer, integer, timestamptz) IS
+    'The staleness sweeper''s call: fails steps enqueued or in_progress past their timeout plus p_grace_seconds whose queue message has vanished (through the results queue, or directly for never-claimed steps); steps locked elsewhere are skipped. Returns the number of steps reported or failed.';

@@ -45,3 +45,5 @@ BEGIN
     RETURN 'cancelled';
 END;
 $$;
+COMMENT ON FUNCTION tasker.cancel_task(uuid, text) IS
+    'Cancels a task and every unfinished step (steps in step_uuid order, then the task) and discards its open DLQ entries. A cancelled task is left as is; TK006 when complete or resolved_manually, TK002 unknown. Returns the task''s state afterwards.';

@@ -63,6 +63,8 @@ RETURNS text
 LANGUAGE sql
 SET search_path = ''
 AS $$ SELECT tasker._operate_step(p_step_uuid, 'resolve', NULL, p_reason); $$;
+COMMENT ON FUNCTION tasker.resolve_step(uuid, text) IS
+    'Marks a step resolved_manually: it satisfies its dependents, without results; the task''s state is re-derived. TK001, TK002, TK006. Returns the step''s state afterwards.';
 
 -- tasker.complete_step(step_uuid, result, reason): completes a step by hand with the given
 -- result, which its children receive as the step's results.
@@ -74,6 +76,8 @@ AS $$
     SELECT tasker._operate_step(p_step_uuid, 'complete_manually',
                                 jsonb_build_object('results', coalesce(p_result, 'null'::jsonb)), p_reason);
 $$;
+COMMENT ON FUNCTION tasker.complete_step(uuid, jsonb, text) IS
+    'Completes a step by hand with p_result, which its children receive as its results; the task''s state is re-derived. TK001, TK002, TK006. Returns the step''s state afterwards.';
 
 -- tasker.reset_step(step_uuid, reason): puts a failed step back to pending with its attempt
 -- count at zero, to be dispatched again as soon as its parents are satisfied.
@@ -82,3 +86,5 @@ RETURNS text
 LANGUAGE sql
 SET search_path = ''
 AS $$ SELECT tasker._operate_step(p_step_uuid, 'reset', NULL, p_reason); $$;
+COMMENT ON FUNCTION tasker.reset_step(uuid, text) IS
+    'Puts a failed step back to pending with attempts at 0, dispatched again once its parents are satisfied; the task''s state is re-derived. TK001, TK002, TK006. Returns the step''s state afterwards.';

@@ -141,3 +141,5 @@ BEGIN
      ORDER BY s.step_uuid;
 END;
 $$;
+COMMENT ON FUNCTION tasker.retry_failed_steps(jsonb) IS
+    'Batch retry: resets every failed step matching the filter (error -> pending, attempts 0) and makes its task run again; dry_run only reports. TK004 for an unknown key or a mistyped value. A second identical call finds nothing. Returns one row per step reset (or that would be).';

@@ -35,3 +35,5 @@ BEGIN
     RETURN v_entry;
 END;
 $$;
+COMMENT ON FUNCTION tasker.update_dlq_entry(bigint, text, text, text) IS
+    'Records an investigation of a DLQ entry: status (TK004 if unknown), notes appended, resolved_by; the task is not touched. TK002 unknown id. Returns the updated entry.';

@@ -45,3 +45,5 @@ SELECT t.task_uuid,
               count(*) FILTER (WHERE s.state = 'resolved_manually') AS resolved_manually
          FROM tasker.workflow_steps s
         WHERE s.task_uuid = t.task_uuid) c;
+COMMENT ON VIEW tasker.task_overview IS
+    'One row per task: identity, state, options, step counts per state, completion percentage, age, duration and last error. Filter by task_uuid, state or namespace.';

@@ -33,3 +33,5 @@ SELECT s.step_uuid,
        s.updated_at
   FROM tasker.workflow_steps s
   JOIN tasker.tasks t ON t.task_uuid = s.task_uuid;
+COMMENT ON VIEW tasker.step_overview IS
+    'One row per step: state, attempts, parents and readiness (ready: the step enqueuer would dispatch it now), next retry, last error, results and timings.';

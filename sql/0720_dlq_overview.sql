@@ -23,3 +23,5 @@ SELECT d.id,
        d.resolved_at
   FROM tasker.dlq_entries d
   JOIN tasker.tasks t ON t.task_uuid = d.task_uuid;
+COMMENT ON VIEW tasker.dlq_overview IS
+    'The dead letter queue: one row per entry with the task''s state then and now, the reason, the investigation and the snapshot.';

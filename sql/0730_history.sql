@@ -13,6 +13,8 @@ AS $$
      WHERE h.step_uuid = p_step_uuid
      ORDER BY h.id;
 $$;
+COMMENT ON FUNCTION tasker.step_transitions(uuid) IS
+    'A step''s state history, oldest first; no rows for an unknown step.';
 
 CREATE OR REPLACE FUNCTION tasker.task_transitions_of(p_task_uuid uuid)
 RETURNS TABLE (id bigint, from_state text, to_state text, event text, metadata jsonb, created_at timestamptz)
@@ -24,6 +26,8 @@ AS $$
      WHERE h.task_uuid = p_task_uuid
      ORDER BY h.id;
 $$;
+COMMENT ON FUNCTION tasker.task_transitions_of(uuid) IS
+    'A task''s state history, oldest first; no rows for an unknown task.';
 
 -- tasker.task_history_since(task_uuid, after_task_id, after_step_id): every state change of a
 -- task and of its steps recorded after the given history ids, in the order they happened
@@ -53,3 +57,5 @@ AS $$
              WHERE h.task_uuid = p_task_uuid AND h.id > coalesce(p_after_step_id, 0)) x
      ORDER BY x.created_at, x.kind_order, x.id;
 $$;
+COMMENT ON FUNCTION tasker.task_history_since(uuid, bigint, bigint) IS
+    'Every state change of a task and of its steps with a history id above the given ones, in the order they happened.';

@@ -11,3 +11,5 @@ SELECT t.template_uuid,
        t.created_at,
        t.updated_at
   FROM tasker.task_templates t;
+COMMENT ON VIEW tasker.template_overview IS
+    'One row per registered template with its step count and normalized definition.';

@@ -7,3 +7,5 @@ SET search_path = ''
 AS $$
     SELECT n.name, n.queue_name, n.created_at FROM tasker.namespaces n ORDER BY n.name;
 $$;
+COMMENT ON FUNCTION tasker.list_namespaces() IS
+    'Every namespace with its worker queue (worker_<namespace>_queue), by name.';

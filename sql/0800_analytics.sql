@@ -38,6 +38,8 @@ AS $$
            s.completed / w.secs, t.completed / (w.secs / 3600.0)
       FROM t, s, w;
 $$;
+COMMENT ON FUNCTION tasker.performance_metrics(integer, timestamptz) IS
+    'Throughput and outcomes over the last p_hours hours, in one row.';
 
 -- tasker.slowest_steps(limit, hours, now) and tasker.slowest_templates(limit, hours, now): where time goes. The slowest step names (by mean
 -- claim-to-completion time, with p95 and the share that ended in error) and the slowest templates
@@ -62,6 +64,8 @@ AS $$
      ORDER BY 5 DESC, 4 DESC
      LIMIT greatest(p_limit, 0);
 $$;
+COMMENT ON FUNCTION tasker.slowest_steps(integer, integer, timestamptz) IS
+    'The slowest steps (by namespace, template and step name) of tasks created in the last p_hours hours: mean and p95 claim-to-completion time and error rate, slowest first.';
 
 CREATE OR REPLACE FUNCTION tasker.slowest_templates(p_limit integer DEFAULT 10, p_hours integer DEFAULT 24, p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (namespace text, name text, version text, tasks bigint, mean_ms double precision, p95_ms double precision)
@@ -77,3 +81,5 @@ AS $$
      ORDER BY 5 DESC
      LIMIT greatest(p_limit, 0);
 $$;
+COMMENT ON FUNCTION tasker.slowest_templates(integer, integer, timestamptz) IS
+    'The slowest templates of complete tasks created in the last p_hours hours: mean and p95 task duration, slowest first.';

@@ -11,3 +11,5 @@ AS $$
     UNION ALL
     SELECT 'step', s.state, count(*) FROM tasker.workflow_steps s GROUP BY s.state;
 $$;
+COMMENT ON FUNCTION tasker.state_counts() IS
+    'How many tasks and steps are in each state: one row per (kind, state) that has rows. For dashboards, not hot paths.';

@@ -124,3 +124,5 @@ BEGIN
     RETURN cardinality(v_tasks);
 END;
 $$;
+COMMENT ON FUNCTION tasker.purge_tasks(interval, integer, boolean, boolean) IS
+    'Retention: removes up to p_limit final tasks finished more than p_older_than ago, with their steps, edges, history and DLQ entries (copied to tasker_archive first with p_archive; nothing changed with p_dry_run). Never waits for a lock; call it in a loop until it returns 0. TK004 for a NULL or negative interval or a limit below 1. Returns the number of tasks purged (or that would be).';

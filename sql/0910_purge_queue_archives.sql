@@ -47,3 +47,5 @@ BEGIN
     RETURN p_limit - v_left;
 END;
 $$;
+COMMENT ON FUNCTION tasker.purge_queue_archives(interval, integer) IS
+    'Retention for queues: deletes up to p_limit archived messages older than p_older_than from the pgmq archive tables of Tasker''s own queues. Call it in a loop until it returns 0. TK004 for a NULL or negative interval or a limit below 1. Returns the number of messages deleted.';

@@ -72,10 +72,14 @@ pub struct Metrics {
     pub actor_batch_size: HistogramFamily<ActorLabel>,
     /// Seconds per iteration (one SQL call).
     pub actor_latency: HistogramFamily<ActorLabel>,
-    /// Messages waiting in the actor's channel.
+    /// Commands waiting in an actor's command channel (the task request actor's only: the
+    /// batch actors' wake-ups are coalesced and report [`Metrics::actor_wake_up_pending`]).
     pub actor_channel_depth: Family<ActorLabel, Gauge>,
-    /// The channel's capacity.
+    /// The command channel's capacity (`task_request_channel_size`).
     pub actor_channel_capacity: Family<ActorLabel, Gauge>,
+    /// 1 while a batch actor has a wake-up pending, else 0. Wake-ups coalesce, so this is all
+    /// there is to know: there is no queue behind it to fill.
+    pub actor_wake_up_pending: Family<ActorLabel, Gauge>,
     /// Commands refused because the channel was full.
     pub actor_backpressure: Family<ActorLabel, Counter>,
     /// 0 closed, 1 half-open, 2 open.
@@ -110,6 +114,7 @@ impl Metrics {
             actor_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             actor_channel_depth: Family::default(),
             actor_channel_capacity: Family::default(),
+            actor_wake_up_pending: Family::default(),
             actor_backpressure: Family::default(),
             breaker_state: Family::default(),
             requests: Family::default(),
@@ -126,10 +131,19 @@ impl Metrics {
         registry.register("actor_iteration_seconds", "Seconds per actor iteration", m.actor_latency.clone());
         registry.register(
             "actor_channel_depth",
-            "Commands waiting in an actor's channel",
+            "Commands waiting in an actor's command channel",
             m.actor_channel_depth.clone(),
         );
-        registry.register("actor_channel_capacity", "Capacity of an actor's channel", m.actor_channel_capacity.clone());
+        registry.register(
+            "actor_channel_capacity",
+            "Capacity of an actor's command channel",
+            m.actor_channel_capacity.clone(),
+        );
+        registry.register(
+            "actor_wake_up_pending",
+            "1 while a batch actor has a (coalesced) wake-up pending",
+            m.actor_wake_up_pending.clone(),
+        );
         registry.register("actor_backpressure", "Commands refused: channel full", m.actor_backpressure.clone());
         registry.register("circuit_breaker_state", "0 closed, 1 half-open, 2 open", m.breaker_state.clone());
         registry.register("requests", "API requests served", m.requests.clone());

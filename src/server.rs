@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -70,16 +70,8 @@ async fn open_database(config: &Config) -> anyhow::Result<(String, Option<Embedd
         .await?
         .context("starting the embedded PostgreSQL")?;
     tracing::info!(data_dir = %pg.data_dir().display(), port = pg.port(), "embedded PostgreSQL started");
-    let mut admin = sqlx::PgConnection::connect(&pg.url("postgres")).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(EMBEDDED_DATABASE)
-        .fetch_one(&mut admin)
-        .await?;
-    if !exists {
-        sqlx::query(&format!("CREATE DATABASE {EMBEDDED_DATABASE}")).execute(&mut admin).await?;
-    }
-    admin.close().await?;
-    Ok((pg.url(EMBEDDED_DATABASE), Some(pg)))
+    let url = pg.ensure_database(EMBEDDED_DATABASE).await?;
+    Ok((url, Some(pg)))
 }
 
 impl Server {
@@ -111,7 +103,7 @@ impl Server {
         }
 
         let metrics = Arc::new(Metrics::new());
-        let actors = Actors::spawn(pool.clone(), &config, metrics.clone());
+        let actors = Actors::spawn(pool.clone(), &config, metrics.clone()).context("starting the actors")?;
         let service = Service::new(pool.clone(), Some(actors.submitter.clone()), Some(actors.status.clone()));
         let shutdown = CancellationToken::new();
 

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::db::{engine, EngineError};
+
 /// Errors loading templates.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -27,8 +29,8 @@ pub enum TemplateError {
     Register {
         /// The file.
         path: PathBuf,
-        /// The database error (SQLSTATE TK003 for an invalid template).
-        source: sqlx::Error,
+        /// The engine's error (`InvalidTemplate`, TK003, for an invalid template).
+        source: EngineError,
     },
 }
 
@@ -67,9 +69,7 @@ pub async fn load_examples(pool: &PgPool) -> Result<Vec<LoadedTemplate>, Templat
 
 async fn register_text(pool: &PgPool, path: PathBuf, text: &str) -> Result<LoadedTemplate, TemplateError> {
     let def = parse_definition(text).map_err(|e| TemplateError::Parse(format!("{}: {e}", path.display())))?;
-    let template_uuid: Uuid = sqlx::query_scalar("SELECT tasker.register_template($1)")
-        .bind(&def)
-        .fetch_one(pool)
+    let template_uuid = engine::templates::register_template(pool, &def)
         .await
         .map_err(|source| TemplateError::Register { path: path.clone(), source })?;
     Ok(LoadedTemplate { path, template_uuid })

@@ -7,6 +7,12 @@
 //!
 //! Either way a template database is migrated once per process, and every [`TestDb`] is a fresh
 //! database cloned from it (`CREATE DATABASE … TEMPLATE …`): a few milliseconds, full isolation.
+//!
+//! [`engine::Engine`] is the one simulated orchestrator: the real actors driven by `run_once`.
+
+pub mod engine;
+
+pub use engine::Engine;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;

@@ -8,11 +8,9 @@ async fn migrated_database_has_engine_schema() {
 }
 
 #[tokio::test]
-async fn example_templates_register() {
+async fn migrated_database_has_the_execution_audit_table() {
     let db = test_db().await;
-    let loaded =
-        tasker_orchestration::templates::load_dir(&db.pool, std::path::Path::new("config/tasks")).await.unwrap();
-    assert!(loaded.len() >= 4, "{loaded:?}");
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tasker.task_templates").fetch_one(&db.pool).await.unwrap();
-    assert_eq!(n as usize, loaded.len());
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tasker_audit.step_executions").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(n, 0);
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tasker_orchestration::db::{self, PoolOptions};
-use tasker_orchestration::testing::{test_db, TestDb};
+use tasker_orchestration::testing::{test_db, Engine, TestDb};
 use tasker_orchestration::worker::{
     builtin_registry, HandlerRegistry, StepContext, StepOutcome, Worker, WorkerConfig, WorkerError, WorkerMetrics,
 };
@@ -29,7 +29,8 @@ async fn register(pool: &PgPool, def: Value) {
     sqlx::query("SELECT tasker.register_template($1)").bind(def).execute(pool).await.expect("register template");
 }
 
-/// Plays the orchestration server: results, enqueueing, finalization.
+/// Plays the orchestration server: the real result processor, step enqueuer and task finalizer
+/// (`testing::Engine`), each `run_once` every few ms.
 struct Orchestrator {
     stop: CancellationToken,
     handle: JoinHandle<()>,
@@ -40,8 +41,11 @@ impl Orchestrator {
         let stop = CancellationToken::new();
         let token = stop.clone();
         let handle = tokio::spawn(async move {
+            let engine = Engine::new(&pool);
             while !token.is_cancelled() {
-                orchestrate_once(&pool).await;
+                if let Err(e) = engine.run_once().await {
+                    eprintln!("orchestrator: {e}");
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });
@@ -54,15 +58,10 @@ impl Orchestrator {
     }
 }
 
+/// One pass of the real orchestration actors (`testing::Engine::run_once`).
 async fn orchestrate_once(pool: &PgPool) {
-    for sql in [
-        "SELECT * FROM tasker.process_step_results()",
-        "SELECT * FROM tasker.enqueue_ready_steps()",
-        "SELECT * FROM tasker.finalize_tasks()",
-    ] {
-        if let Err(e) = sqlx::query(sql).execute(pool).await {
-            eprintln!("orchestrator: {sql}: {e}");
-        }
+    if let Err(e) = Engine::new(pool).run_once().await {
+        eprintln!("orchestrator: {e}");
     }
 }
 
@@ -340,7 +339,14 @@ async fn heartbeat_keeps_a_long_step_past_the_visibility_timeout_and_it_runs_onc
 async fn shutdown_lets_running_steps_finish_and_report_then_claims_nothing() {
     let db = setup().await;
     let orch = Orchestrator::start(db.pool.clone());
-    let worker = start_worker(&db, builtin_registry(), config("w1")).await;
+    // `marker` has one other owner: the worker's registry, which every task of the worker reaches.
+    let marker = Arc::new(());
+    let held = Arc::clone(&marker);
+    let registry = builtin_registry().with("marker", move |_: StepContext| {
+        let _owner = &held;
+        async { StepOutcome::Success(Value::Null) }
+    });
+    let worker = start_worker(&db, registry, config("w1")).await;
 
     let task = create_task(&db.pool, "demo", "flaky", json!({"fail_times": 0, "ms": 1500})).await;
     wait_for_step_state(&db.pool, task, "slow", "in_progress").await;
@@ -355,11 +361,39 @@ async fn shutdown_lets_running_steps_finish_and_report_then_claims_nothing() {
     wait_for_task(&db.pool, task, "complete").await;
     assert_eq!(steps(&db.pool, task).await["slow"].attempts, 1);
 
-    // A stopped worker claims nothing more.
+    // A stopped worker claims nothing more: run returned only once every task it started had
+    // ended, so nothing of it is left to claim...
+    assert_eq!(Arc::strong_count(&marker), 1, "a task of the stopped worker still holds its handlers");
+    // ...and a task created now is run entirely by another worker, while w1's count stays put.
     let later = create_task(&db.pool, "demo", "diamond", json!({})).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(steps(&db.pool, later).await["start"].state, "enqueued");
+    let other = start_worker(&db, builtin_registry(), config("w2")).await;
+    wait_for_task(&db.pool, later, "complete").await;
+    assert_eq!(other.metrics.snapshot().claimed, 4);
+    assert_eq!(metrics.snapshot().claimed, 2);
+    other.stop().await;
     orch.stop().await;
+}
+
+#[tokio::test]
+async fn a_worker_claims_only_from_the_namespaces_it_serves() {
+    let db = setup().await;
+    let worker = Worker::new(
+        worker_pool(&db).await,
+        builtin_registry(),
+        WorkerConfig { namespaces: vec!["demo".into()], ..config("w1") },
+    )
+    .unwrap();
+    let order = create_task(&db.pool, "orders", "order_fulfillment", json!({})).await;
+    let diamond = create_task(&db.pool, "demo", "diamond", json!({})).await;
+
+    // One round claims from every namespace served: demo's root step, and nothing of orders.
+    let round = worker.run_once().await.unwrap();
+    assert_eq!((round.claimed, round.accepted), (1, 1));
+    assert_eq!(steps(&db.pool, diamond).await["start"].attempts, 1);
+    let order_steps = steps(&db.pool, order).await;
+    assert_eq!(order_steps["validate_order"].state, "enqueued");
+    assert_eq!(order_steps["validate_order"].attempts, 0);
+    assert_eq!(queue_depth(&db.pool, "worker_orders_queue").await, 1);
 }
 
 #[tokio::test]

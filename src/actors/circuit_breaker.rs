@@ -6,8 +6,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use crate::model::BreakerStatus;
 
 /// Default consecutive failures that open a breaker.
 pub const DEFAULT_FAILURE_THRESHOLD: u32 = 5;
@@ -36,21 +35,6 @@ pub struct CircuitBreaker {
     failure_threshold: u32,
     open_duration: Duration,
     inner: Mutex<Inner>,
-}
-
-/// A breaker's state for health and metrics.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct BreakerStatus {
-    /// Breaker name.
-    pub name: String,
-    /// `closed`, `half_open` or `open`.
-    pub state: String,
-    /// Failures since the last success.
-    pub consecutive_failures: u32,
-    /// Failures since start.
-    pub total_failures: u64,
-    /// Times it opened since start.
-    pub opened_count: u64,
 }
 
 impl CircuitBreaker {

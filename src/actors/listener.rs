@@ -3,18 +3,19 @@
 //! It listens on the engine's fixed channels, wakes the actor registered for each channel
 //! (a `try_send` into the actor's bounded channel: a full channel already holds a wake-up, so
 //! nothing is lost by coalescing), and broadcasts every notification to subscribers such as task
-//! status streams. When the connection drops it reconnects with backoff, re-LISTENs, and wakes
-//! every actor and subscriber (`Event::Reconnected`), since notifications sent meanwhile are lost.
+//! status streams. When the connection drops it reconnects ([`ReconnectingListener`], with backoff),
+//! re-LISTENs, and wakes every actor and subscriber (`Event::Reconnected`), since notifications
+//! sent meanwhile are lost.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
+
+use crate::db::listen::{ListenEvent, ReconnectingListener};
 
 /// Steps became ready without being dispatched (retries due, operator actions).
 pub const CHANNEL_STEPS_READY: &str = "tasker_steps_ready";
@@ -110,50 +111,25 @@ impl NotificationHub {
         let _ = self.events.send(Event::Reconnected);
     }
 
-    /// Listens until `shutdown`, reconnecting as needed.
+    /// Listens until `shutdown`, reconnecting as needed (see [`ReconnectingListener`]).
     pub async fn run(self: Arc<Self>, pool: PgPool, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(100);
-        let mut first = true;
-        while !shutdown.is_cancelled() {
-            let mut listener = match connect(&pool).await {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::warn!(error = %e, "notification listener cannot connect; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
+        let mut listener = ReconnectingListener::new(pool, CHANNELS.iter().copied());
+        while let Some(event) = listener.recv(&shutdown).await {
+            match event {
+                ListenEvent::Connected { reconnect } => {
+                    self.connected.store(true, Ordering::Relaxed);
+                    if reconnect {
+                        self.reconnects.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!("notification listener reconnected");
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    continue;
+                    // Anything sent while we were not listening is lost: have everyone look.
+                    self.wake_all();
                 }
-            };
-            self.connected.store(true, Ordering::Relaxed);
-            if !first {
-                self.reconnects.fetch_add(1, Ordering::Relaxed);
-                tracing::info!("notification listener reconnected");
-            }
-            first = false;
-            backoff = Duration::from_millis(100);
-            // Anything sent while we were not listening is lost: have everyone look.
-            self.wake_all();
-            loop {
-                let next = tokio::select! {
-                    _ = shutdown.cancelled() => {
-                        self.connected.store(false, Ordering::Relaxed);
-                        return;
-                    }
-                    n = listener.try_recv() => n,
-                };
-                match next {
-                    Ok(Some(n)) => self.dispatch(n.channel(), n.payload()),
-                    Ok(None) | Err(_) => {
-                        tracing::warn!("notification listener lost its connection");
-                        self.connected.store(false, Ordering::Relaxed);
-                        break;
-                    }
-                }
+                ListenEvent::Disconnected => self.connected.store(false, Ordering::Relaxed),
+                ListenEvent::Notification(n) => self.dispatch(n.channel(), n.payload()),
             }
         }
+        self.connected.store(false, Ordering::Relaxed);
     }
 
     fn dispatch(&self, channel: &str, payload: &str) {
@@ -164,12 +140,4 @@ impl NotificationHub {
         }
         let _ = self.events.send(Event::Notification { channel: channel.to_string(), payload: payload.to_string() });
     }
-}
-
-async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    // A dead connection must not go unnoticed: try_recv returns None when it drops.
-    listener.ignore_pool_close_event(false);
-    listener.listen_all(CHANNELS.iter().copied()).await?;
-    Ok(listener)
 }

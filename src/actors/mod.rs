@@ -1,44 +1,61 @@
-//! The orchestration actors: thin loops that call one SQL function per iteration.
+//! The orchestration actors: thin loops around one SQL function each.
 //!
 //! | actor | wakes on | calls |
 //! | --- | --- | --- |
-//! | [`task_request`] | API requests (bounded channel) | `tasker.create_task` |
-//! | step_enqueuer | `tasker_steps_ready`, next retry due, tick | `tasker.enqueue_ready_steps` |
-//! | result_processor | `tasker_step_results`, tick | `tasker.process_step_results` |
-//! | task_finalizer | `tasker_task_finalize`, tick | `tasker.finalize_tasks` |
-//! | staleness sweeper | its interval | `tasker.sweep_stale_steps` |
+//! | [`TaskRequestActor`] | API requests (bounded channel of commands) | `tasker.create_tasks` (batched; `tasker.create_task` for one) |
+//! | [`StepEnqueuerActor`] | `tasker_steps_ready`, next retry due, tick | `tasker.enqueue_ready_steps` |
+//! | [`ResultProcessorActor`] | `tasker_step_results`, tick | `tasker.process_step_results` |
+//! | [`TaskFinalizerActor`] | `tasker_task_finalize`, tick | `tasker.finalize_tasks` |
+//! | [`StalenessSweeper`] | its interval | `tasker.sweep_stale_steps` |
 //!
-//! Notifications come from one [`listener::NotificationHub`]; every loop also wakes on a slow
-//! tick, so a lost notification delays work but never loses it. All coordination between
-//! servers sharing a database is row locks and `SKIP LOCKED` in SQL: nothing here is shared state.
+//! Every actor has the same shape: a documented `Config` with `DEFAULT_*` constants, validated
+//! by its constructor; `run_once()` makes one SQL call (tests call it directly, and
+//! `run_once_at(now)` passes time instead of sleeping); `run(shutdown)` waits for shutdown, a
+//! tick or a notification and calls `run_once`, draining while calls return full batches,
+//! logging errors and backing off after repeated failures. Errors are [`ActorError`]s.
+//!
+//! Only the task request actor has a channel that carries work (bounded: full means
+//! backpressure). The batch actors are woken by a coalesced [`WakeUp`] from the one
+//! [`listener::NotificationHub`]: repeated notifications collapse into one pending wake-up, since
+//! each wake-up drains everything anyway. Every loop also wakes on a slow tick, so a lost
+//! notification delays work but never loses it. All coordination between servers sharing a
+//! database is row locks and `SKIP LOCKED` in SQL: nothing here is shared state.
 
+mod batch;
 pub mod circuit_breaker;
-pub mod drain;
+mod error;
 pub mod listener;
+pub mod result_processor;
+pub mod staleness_sweeper;
 pub mod status;
+pub mod step_enqueuer;
+pub mod task_finalizer;
 pub mod task_request;
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use circuit_breaker::{BreakerStatus, CircuitBreaker};
+/// The status reports, defined in [`crate::model`] (kept here for callers of the actors).
+pub use crate::model::{ActorStatus, BreakerStatus};
+pub use batch::{ActorContext, WakeUp, BACKOFF_BASE, MAX_ROUNDS_PER_WAKE};
+pub use circuit_breaker::CircuitBreaker;
+pub use error::{ActorError, ActorResult};
 pub use listener::{Event, NotificationHub};
-pub use status::{ActorStatus, RuntimeStatus};
-pub use task_request::TaskSubmitter;
+pub use result_processor::ResultProcessorActor;
+pub use staleness_sweeper::StalenessSweeper;
+pub use status::RuntimeStatus;
+pub use step_enqueuer::StepEnqueuerActor;
+pub use task_finalizer::TaskFinalizerActor;
+pub use task_request::{TaskRequestActor, TaskSubmitter};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use drain::{Call, DrainActor, NextDue};
-use status::ActorEntry;
-
-/// (name, wake channel, channel size, batch size, call, early wake-up) of a batch actor.
-type BatchSpec = (&'static str, &'static str, usize, u32, Call, Option<NextDue>);
+use batch::Core;
+use status::{ActorEntry, Intake};
 
 /// The running actors.
 pub struct Actors {
@@ -51,135 +68,64 @@ pub struct Actors {
     drain_timeout: Duration,
 }
 
+fn wake_entry(core: &Core) -> ActorEntry {
+    ActorEntry { name: core.name, running: core.running.clone(), intake: Intake::WakeUp(core.wake.sender()) }
+}
+
 impl Actors {
-    /// Starts the notification hub, the four actors and the staleness sweeper.
-    pub fn spawn(pool: PgPool, config: &Config, metrics: Arc<Metrics>) -> Actors {
+    /// Builds the actors from `config` (failing on an out-of-range value) and starts the
+    /// notification hub, the four actors and, when enabled, the staleness sweeper.
+    pub fn spawn(pool: PgPool, config: &Config, metrics: Arc<Metrics>) -> ActorResult<Actors> {
         let a = &config.orchestration.actors;
-        let cb = &config.orchestration.circuit_breaker;
-        let shutdown = CancellationToken::new();
-        let tick = Duration::from_millis(a.fallback_tick_ms);
-        let drain_timeout = Duration::from_millis(a.shutdown_timeout_ms);
-        let breaker = |name: &str| {
-            Arc::new(CircuitBreaker::new(name, cb.failure_threshold, Duration::from_millis(cb.open_duration_ms)))
+        let ctx = ActorContext::from_config(pool.clone(), metrics.clone(), &config.orchestration.circuit_breaker);
+        let reply_timeout = Duration::from_millis(config.orchestration.web.request_timeout_ms);
+        let (task_request, submitter) =
+            TaskRequestActor::new(&ctx, task_request::Config::from_settings(a, reply_timeout))?;
+        let enqueuer = StepEnqueuerActor::new(&ctx, step_enqueuer::Config::from_settings(a))?;
+        let processor = ResultProcessorActor::new(&ctx, result_processor::Config::from_settings(a))?;
+        let finalizer = TaskFinalizerActor::new(&ctx, task_finalizer::Config::from_settings(a))?;
+        let staleness = &config.orchestration.staleness;
+        let sweeper = match staleness.enabled {
+            true => Some(StalenessSweeper::new(&ctx, staleness_sweeper::Config::from_settings(staleness))?),
+            false => None,
         };
+
         let mut hub = NotificationHub::new();
-        let mut tasks = JoinSet::new();
-        let mut entries = Vec::new();
-        let mut breakers = Vec::new();
+        hub.register_waker(listener::CHANNEL_STEPS_READY, enqueuer.wake_up().sender());
+        hub.register_waker(listener::CHANNEL_STEP_RESULTS, processor.wake_up().sender());
+        hub.register_waker(listener::CHANNEL_TASK_FINALIZE, finalizer.wake_up().sender());
 
-        // TaskRequestActor.
-        let running = Arc::new(AtomicBool::new(false));
-        let b = breaker("task_request");
-        let (actor, submitter, tx) = task_request::TaskRequestActor::new(
-            pool.clone(),
-            &task_request::TaskRequestConfig {
-                channel_size: a.task_request_channel_size,
-                concurrency: a.task_request_concurrency,
-                batch_size: a.task_request_batch_size,
-                reply_timeout: Duration::from_millis(config.orchestration.web.request_timeout_ms),
+        let entries = vec![
+            ActorEntry {
+                name: task_request::NAME,
+                running: task_request.running_flag(),
+                intake: Intake::Queue(submitter.channel().clone()),
             },
-            metrics.clone(),
-            b.clone(),
-            running.clone(),
-        );
-        entries.push(ActorEntry { name: task_request::NAME, running, channel: Box::new(tx) });
-        breakers.push(b);
-        tasks.spawn(actor.run(shutdown.clone(), drain_timeout));
-
-        // The three batch actors share one shape.
-        let enqueue_batch = a.enqueue_batch_size;
-        let result_batch = a.result_batch_size;
-        let finalize_batch = a.finalize_batch_size;
-        let specs: Vec<BatchSpec> = vec![
-            (
-                "step_enqueuer",
-                listener::CHANNEL_STEPS_READY,
-                a.step_enqueuer_channel_size,
-                enqueue_batch,
-                Arc::new(move |p: PgPool| {
-                    Box::pin(async move { crate::db::engine::enqueue_ready_steps(&p, enqueue_batch).await })
-                }),
-                Some(Arc::new(|p: PgPool| {
-                    Box::pin(async move {
-                        let at = crate::db::engine::next_ready_at(&p).await.ok().flatten()?;
-                        let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
-                        Some(Instant::now() + wait)
-                    })
-                })),
-            ),
-            (
-                "result_processor",
-                listener::CHANNEL_STEP_RESULTS,
-                a.result_processor_channel_size,
-                result_batch,
-                Arc::new(move |p: PgPool| {
-                    Box::pin(async move {
-                        crate::db::engine::process_step_results(&p, result_batch).await.map(|c| c.results as u64)
-                    })
-                }),
-                None,
-            ),
-            (
-                "task_finalizer",
-                listener::CHANNEL_TASK_FINALIZE,
-                a.task_finalizer_channel_size,
-                finalize_batch,
-                Arc::new(move |p: PgPool| {
-                    Box::pin(async move {
-                        crate::db::engine::finalize_tasks(&p, finalize_batch).await.map(|v| v.len() as u64)
-                    })
-                }),
-                None,
-            ),
+            wake_entry(enqueuer.status_parts()),
+            wake_entry(processor.status_parts()),
+            wake_entry(finalizer.status_parts()),
         ];
-        for (name, channel, size, batch, call, next_due) in specs {
-            let (tx, rx) = mpsc::channel(size.max(1));
-            hub.register_waker(channel, tx.clone());
-            let running = Arc::new(AtomicBool::new(false));
-            let b = breaker(name);
-            let actor = DrainActor {
-                name,
-                pool: pool.clone(),
-                rx,
-                tick,
-                batch_size: u64::from(batch),
-                call,
-                next_due,
-                breaker: b.clone(),
-                metrics: metrics.clone(),
-                running: running.clone(),
-            };
-            entries.push(ActorEntry { name, running, channel: Box::new(tx) });
-            breakers.push(b);
-            tasks.spawn(actor.run(shutdown.clone()));
-        }
+        let breakers = vec![
+            task_request.breaker(),
+            enqueuer.status_parts().breaker.clone(),
+            processor.status_parts().breaker.clone(),
+            finalizer.status_parts().breaker.clone(),
+        ];
 
-        // Staleness sweeper.
-        let st = config.orchestration.staleness.clone();
-        if st.enabled {
-            let p = pool.clone();
-            let sd = shutdown.clone();
-            tasks.spawn(async move {
-                let mut interval = tokio::time::interval(Duration::from_millis(st.interval_ms.max(100)));
-                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = sd.cancelled() => break,
-                        _ = interval.tick() => {}
-                    }
-                    match crate::db::engine::sweep_stale_steps(&p, st.grace_seconds, 500).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::warn!(steps = n, "staleness sweep failed steps whose queue message vanished"),
-                        Err(e) => tracing::warn!(error = %e, "staleness sweep failed"),
-                    }
-                }
-            });
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        tasks.spawn(task_request.run(shutdown.clone()));
+        tasks.spawn(enqueuer.run(shutdown.clone()));
+        tasks.spawn(processor.run(shutdown.clone()));
+        tasks.spawn(finalizer.run(shutdown.clone()));
+        if let Some(sweeper) = sweeper {
+            tasks.spawn(sweeper.run(shutdown.clone()));
         }
-
         let hub = Arc::new(hub);
         tasks.spawn(hub.clone().run(pool, shutdown.clone()));
         let status = Arc::new(RuntimeStatus { metrics, hub, actors: entries, breakers });
-        Actors { submitter, status, shutdown, tasks, drain_timeout }
+        let drain_timeout = Duration::from_millis(a.shutdown_timeout_ms);
+        Ok(Actors { submitter, status, shutdown, tasks, drain_timeout })
     }
 
     /// Stops every actor: intake first, then each loop finishes its current call; waits at most

@@ -1,55 +1,35 @@
-//! What the actors report to health and metrics.
+//! What the actors report to health and metrics. The reports are `model` types
+//! ([`ActorStatus`], [`BreakerStatus`]).
+//!
+//! Two kinds of intake are reported differently. The task request actor's bounded channel
+//! carries work: its depth against its capacity is meaningful and a full channel is
+//! backpressure. The batch actors' wake-ups are coalesced (a pending wake-up absorbs every
+//! later one), so they report only whether a wake-up is pending; nothing about them can saturate.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use tokio::sync::mpsc;
 
-use super::circuit_breaker::{BreakerStatus, CircuitBreaker};
-use super::listener::NotificationHub;
+use super::circuit_breaker::CircuitBreaker;
+use super::listener::{NotificationHub, Wake};
+use super::task_request::CreateTask;
 use crate::metrics::{ActorLabel, BreakerLabel, Metrics};
+use crate::model::{ActorIntake, ActorStatus, BreakerStatus};
 
-/// One actor's status.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ActorStatus {
-    /// Actor name.
-    pub name: String,
-    /// Whether its loop is running.
-    pub running: bool,
-    /// Channel capacity.
-    pub channel_capacity: usize,
-    /// Commands waiting.
-    pub channel_depth: usize,
-    /// depth / capacity, 0-1.
-    pub channel_saturation: f64,
-    /// Rows handled since start.
-    pub processed: u64,
-    /// Failed iterations since start.
-    pub errors: u64,
-    /// Iterations (SQL calls) since start.
-    pub iterations: u64,
+/// How work reaches an actor, as health measures it.
+pub(crate) enum Intake {
+    /// A bounded channel of commands.
+    Queue(mpsc::Sender<CreateTask>),
+    /// A coalesced wake-up (capacity one).
+    WakeUp(mpsc::Sender<Wake>),
 }
 
-/// A channel the status can measure.
-pub(crate) trait ChannelGauge: Send + Sync {
-    fn depth(&self) -> usize;
-    fn capacity(&self) -> usize;
-}
-
-impl<T: Send> ChannelGauge for tokio::sync::mpsc::Sender<T> {
-    fn depth(&self) -> usize {
-        self.max_capacity() - self.capacity()
-    }
-    fn capacity(&self) -> usize {
-        self.max_capacity()
-    }
-}
-
+/// One actor as the status sees it.
 pub(crate) struct ActorEntry {
     pub name: &'static str,
     pub running: Arc<AtomicBool>,
-    pub channel: Box<dyn ChannelGauge>,
+    pub intake: Intake,
 }
 
 /// The running actors, their breakers, the notification hub and the metrics.
@@ -63,22 +43,34 @@ pub struct RuntimeStatus {
 }
 
 impl RuntimeStatus {
-    /// A snapshot of every actor (also refreshes the channel gauges).
+    /// A snapshot of every actor (also refreshes the intake gauges).
     pub fn actors(&self) -> Vec<ActorStatus> {
         self.actors
             .iter()
             .map(|a| {
                 let label = ActorLabel { actor: a.name.to_string() };
-                let depth = a.channel.depth();
-                let capacity = a.channel.capacity();
-                self.metrics.actor_channel_depth.get_or_create(&label).set(depth as i64);
-                self.metrics.actor_channel_capacity.get_or_create(&label).set(capacity as i64);
+                let (intake, capacity, depth, saturation, pending) = match &a.intake {
+                    Intake::Queue(tx) => {
+                        let capacity = tx.max_capacity();
+                        let depth = capacity - tx.capacity();
+                        self.metrics.actor_channel_depth.get_or_create(&label).set(depth as i64);
+                        self.metrics.actor_channel_capacity.get_or_create(&label).set(capacity as i64);
+                        (ActorIntake::Queue, capacity, depth, Some(depth as f64 / capacity.max(1) as f64), None)
+                    }
+                    Intake::WakeUp(tx) => {
+                        let pending = tx.capacity() == 0;
+                        self.metrics.actor_wake_up_pending.get_or_create(&label).set(i64::from(pending));
+                        (ActorIntake::WakeUp, 1, usize::from(pending), None, Some(pending))
+                    }
+                };
                 ActorStatus {
                     name: a.name.to_string(),
                     running: a.running.load(Ordering::Relaxed),
+                    intake,
                     channel_capacity: capacity,
                     channel_depth: depth,
-                    channel_saturation: if capacity == 0 { 0.0 } else { depth as f64 / capacity as f64 },
+                    channel_saturation: saturation,
+                    wake_up_pending: pending,
                     processed: self.metrics.actor_processed.get_or_create(&label).get(),
                     errors: self.metrics.actor_errors.get_or_create(&label).get(),
                     iterations: self.metrics.actor_iterations.get_or_create(&label).get(),

@@ -124,13 +124,15 @@ pub struct GrpcConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActorsConfig {
-    /// Bounded channel of the task request actor.
+    /// Bounded channel of the task request actor: create requests that may wait; one more is
+    /// backpressure.
     pub task_request_channel_size: usize,
-    /// Bounded channel of the result processor.
+    /// The seed's key for the result processor's channel. It sizes nothing: the actor's wake-up
+    /// is coalesced (`actors::WakeUp`); kept so the seed's configuration stays valid.
     pub result_processor_channel_size: usize,
-    /// Bounded channel of the step enqueuer.
+    /// The seed's key for the step enqueuer's channel; sizes nothing (coalesced wake-up).
     pub step_enqueuer_channel_size: usize,
-    /// Bounded channel of the task finalizer.
+    /// The seed's key for the task finalizer's channel; sizes nothing (coalesced wake-up).
     pub task_finalizer_channel_size: usize,
     /// Steps per `enqueue_ready_steps` call.
     pub enqueue_batch_size: u32,

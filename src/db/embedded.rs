@@ -177,6 +177,22 @@ impl EmbeddedPostgres {
         format!("postgres://{SUPERUSER}@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// Creates `database` on this server unless it exists; returns its URL. `database` must be
+    /// a plain identifier (it is a constant of the caller, never user input).
+    pub async fn ensure_database(&self, database: &str) -> Result<String, sqlx::Error> {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&self.url("postgres")).await?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&mut admin)
+            .await?;
+        if !exists {
+            sqlx::query(&format!("CREATE DATABASE {database}")).execute(&mut admin).await?;
+        }
+        admin.close().await?;
+        Ok(self.url(database))
+    }
+
     /// Whether the server runs as the `postgres` OS user (this process is root).
     pub fn runs_as_postgres_user(&self) -> bool {
         self.as_postgres_user

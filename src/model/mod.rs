@@ -3,6 +3,7 @@
 
 mod analytics;
 mod dlq;
+mod health;
 mod history;
 mod step;
 mod task;
@@ -10,6 +11,9 @@ mod template;
 
 pub use analytics::{Bottlenecks, PerformanceMetrics, SlowStep, SlowTemplate};
 pub use dlq::{DlqEntry, DlqListQuery, DlqStats, DlqStatusCount, DlqUpdate};
+pub use health::{
+    ActorIntake, ActorStatus, BreakerStatus, ComponentStatus, DetailedHealth, HealthReport, PoolStats, QueueDepth,
+};
 pub use history::{HistoryCursor, TaskEvent};
 pub use step::{RetriedStep, RetryFilter, RetryOutcome, Step, StepAction, StepActionRequest, StepTransition};
 pub use task::{Page, StepCounts, Task, TaskListQuery, TaskRequest};

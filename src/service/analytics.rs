@@ -1,6 +1,7 @@
 //! Analytics, computed by SQL functions over the window asked for.
 
 use super::{Service, ServiceError, ServiceResult};
+use crate::db::engine;
 use crate::model::{Bottlenecks, PerformanceMetrics};
 
 /// Largest analytics window, in hours (90 days).
@@ -22,7 +23,7 @@ impl Service {
     /// Throughput, completion and error rates, mean durations over the last `hours` hours.
     pub async fn performance_metrics(&self, hours: u32) -> ServiceResult<PerformanceMetrics> {
         let hours = check_hours(hours)?;
-        Ok(sqlx::query_as("SELECT * FROM tasker.performance_metrics($1)").bind(hours).fetch_one(self.pool()).await?)
+        Ok(engine::analytics::performance_metrics(self.pool(), hours).await?)
     }
 
     /// The slowest steps and templates over the last `hours` hours, `limit` of each.
@@ -31,16 +32,8 @@ impl Service {
         if !(1..=100).contains(&limit) {
             return Err(ServiceError::InvalidInput(format!("limit must be from 1 to 100, got {limit}")));
         }
-        let slowest_steps = sqlx::query_as("SELECT * FROM tasker.slowest_steps($1, $2)")
-            .bind(limit as i32)
-            .bind(hours)
-            .fetch_all(self.pool())
-            .await?;
-        let slowest_templates = sqlx::query_as("SELECT * FROM tasker.slowest_templates($1, $2)")
-            .bind(limit as i32)
-            .bind(hours)
-            .fetch_all(self.pool())
-            .await?;
+        let slowest_steps = engine::analytics::slowest_steps(self.pool(), limit as i32, hours).await?;
+        let slowest_templates = engine::analytics::slowest_templates(self.pool(), limit as i32, hours).await?;
         Ok(Bottlenecks { slowest_steps, slowest_templates })
     }
 }

@@ -4,10 +4,8 @@ use uuid::Uuid;
 
 use super::tasks::{paginate, parse_cursor_id};
 use super::{page_size, Service, ServiceError, ServiceResult};
-use crate::model::{DlqEntry, DlqListQuery, DlqStats, DlqStatusCount, DlqUpdate, Page};
-
-const DLQ_COLUMNS: &str = "id, task_uuid, namespace, name, version, reason, state_at_entry, task_state_now, \
-     resolution_status, resolution_notes, resolved_by, failed_steps, snapshot, created_at, updated_at, resolved_at";
+use crate::db::engine;
+use crate::model::{DlqEntry, DlqListQuery, DlqStats, DlqUpdate, Page};
 
 /// Statuses a DLQ entry can have.
 pub const DLQ_STATUSES: &[&str] = &["pending", "investigating", "resolved", "retried", "discarded"];
@@ -20,18 +18,13 @@ impl Service {
             check_status(s)?;
         }
         let cursor = parse_cursor_id(q.cursor.as_deref())?;
-        let rows: Vec<DlqEntry> = sqlx::query_as(&format!(
-            "SELECT {DLQ_COLUMNS} FROM tasker.dlq_overview
-              WHERE ($1::text IS NULL OR resolution_status = $1)
-                AND ($2::text IS NULL OR namespace = $2)
-                AND ($3::bigint IS NULL OR id < $3)
-              ORDER BY id DESC LIMIT $4"
-        ))
-        .bind(&q.resolution_status)
-        .bind(&q.namespace)
-        .bind(cursor)
-        .bind(limit + 1)
-        .fetch_all(self.pool())
+        let rows = engine::dlq::list_entries(
+            self.pool(),
+            q.resolution_status.as_deref(),
+            q.namespace.as_deref(),
+            cursor,
+            limit + 1,
+        )
         .await?;
         Ok(paginate(rows, limit, |e| e.id.to_string()))
     }
@@ -39,12 +32,7 @@ impl Service {
     /// The DLQ entries of one task, newest first (empty when it never failed). Unknown task: not found.
     pub async fn dlq_for_task(&self, task_uuid: Uuid) -> ServiceResult<Vec<DlqEntry>> {
         self.get_task(task_uuid).await?;
-        Ok(sqlx::query_as(&format!(
-            "SELECT {DLQ_COLUMNS} FROM tasker.dlq_overview WHERE task_uuid = $1 ORDER BY id DESC"
-        ))
-        .bind(task_uuid)
-        .fetch_all(self.pool())
-        .await?)
+        Ok(engine::dlq::entries_of_task(self.pool(), task_uuid).await?)
     }
 
     /// Records an investigation step on an entry.
@@ -57,32 +45,13 @@ impl Service {
                 "nothing to update: give resolution_status, resolution_notes or resolved_by".into(),
             ));
         }
-        sqlx::query("SELECT tasker.update_dlq_entry($1, $2, $3, $4)")
-            .bind(id)
-            .bind(&update.resolution_status)
-            .bind(&update.resolution_notes)
-            .bind(&update.resolved_by)
-            .execute(self.pool())
-            .await?;
-        Ok(sqlx::query_as(&format!("SELECT {DLQ_COLUMNS} FROM tasker.dlq_overview WHERE id = $1"))
-            .bind(id)
-            .fetch_one(self.pool())
-            .await?)
+        Ok(engine::dlq::update_entry(self.pool(), id, &update).await?)
     }
 
     /// Counts per status and the age of the oldest open entry.
     pub async fn dlq_stats(&self) -> ServiceResult<DlqStats> {
-        let by_status: Vec<DlqStatusCount> = sqlx::query_as(
-            "SELECT resolution_status, count(*) AS count FROM tasker.dlq_overview GROUP BY 1 ORDER BY 1",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        let oldest: Option<f64> = sqlx::query_scalar(
-            "SELECT extract(epoch FROM max(age))::float8 FROM tasker.dlq_overview
-              WHERE resolution_status IN ('pending', 'investigating')",
-        )
-        .fetch_one(self.pool())
-        .await?;
+        let by_status = engine::dlq::counts_by_status(self.pool()).await?;
+        let oldest = engine::dlq::oldest_open_age_seconds(self.pool()).await?;
         Ok(DlqStats { total: by_status.iter().map(|s| s.count).sum(), by_status, oldest_open_age_seconds: oldest })
     }
 }

@@ -1,12 +1,15 @@
-//! The service layer's one error type, and the translation of database errors into it.
+//! The service layer's one error type, and the translation of engine and actor errors into it.
 //!
-//! Engine functions raise SQLSTATEs of class `TK` with messages written for users; those
-//! messages are passed on. Anything else is logged once here with a correlation id, and only the
-//! id reaches the client.
+//! Engine functions raise SQLSTATEs of class `TK` with messages written for users; `db` turns
+//! them into [`EngineError`] variants and their messages are passed on. Anything else is logged
+//! once here with a correlation id, and only the id reaches the client.
 
 use std::time::Duration;
 
 use uuid::Uuid;
+
+use crate::actors::ActorError;
+use crate::db::EngineError;
 
 /// Why a service call failed. Each transport maps it once (HTTP status, gRPC code).
 #[derive(Debug, thiserror::Error)]
@@ -43,64 +46,12 @@ pub enum ServiceError {
     },
 }
 
-/// The engine's SQLSTATE class.
-pub const SQLSTATE_ILLEGAL_TRANSITION: &str = "TK001";
-/// Not found.
-pub const SQLSTATE_NOT_FOUND: &str = "TK002";
-/// Invalid template.
-pub const SQLSTATE_INVALID_TEMPLATE: &str = "TK003";
-/// Invalid input.
-pub const SQLSTATE_INVALID_INPUT: &str = "TK004";
-/// Idempotency conflict.
-pub const SQLSTATE_IDEMPOTENCY_CONFLICT: &str = "TK005";
-/// Operation not allowed in the current state.
-pub const SQLSTATE_NOT_ALLOWED: &str = "TK006";
-
 impl ServiceError {
     /// An internal error: logs `what` with a new correlation id and returns the error carrying it.
     pub fn internal(what: impl std::fmt::Display) -> Self {
         let correlation_id = Uuid::now_v7();
         tracing::error!(%correlation_id, error = %what, "internal error");
         ServiceError::Internal { correlation_id }
-    }
-
-    /// Translates a database error. Engine errors keep their message (and hint); connection
-    /// problems become `Unavailable`; everything else is internal.
-    pub fn from_db(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::Database(db) => {
-                let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-                let mut message = db.message().to_string();
-                if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                    if let Some(hint) = pg.hint() {
-                        message = format!("{message} ({hint})");
-                    }
-                }
-                ServiceError::from_sqlstate(&code, message)
-            }
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %err, "database unavailable");
-                ServiceError::Unavailable("the database is unavailable; retry later".into())
-            }
-            _ => ServiceError::internal(err),
-        }
-    }
-
-    /// Translates an engine error given as SQLSTATE and message (as `tasker.create_tasks`
-    /// reports them per request): `TK` codes keep their message, anything else is internal.
-    pub fn from_sqlstate(code: &str, message: String) -> Self {
-        match code {
-            SQLSTATE_NOT_FOUND => ServiceError::NotFound(message),
-            SQLSTATE_INVALID_TEMPLATE => ServiceError::InvalidTemplate(message),
-            SQLSTATE_INVALID_INPUT => ServiceError::InvalidInput(message),
-            SQLSTATE_IDEMPOTENCY_CONFLICT => ServiceError::IdempotencyConflict(message),
-            SQLSTATE_ILLEGAL_TRANSITION | SQLSTATE_NOT_ALLOWED => ServiceError::NotAllowed(message),
-            // query_canceled (statement timeout), too_many_connections, admin shutdown…
-            "57014" | "53300" | "57P01" | "57P02" | "57P03" => {
-                ServiceError::Unavailable("the database is unavailable; retry later".into())
-            }
-            _ => ServiceError::internal(format!("SQLSTATE {code}: {message}")),
-        }
     }
 
     /// A short machine-readable kind, used in problem `type` URIs and metrics.
@@ -118,8 +69,33 @@ impl ServiceError {
     }
 }
 
-impl From<sqlx::Error> for ServiceError {
-    fn from(err: sqlx::Error) -> Self {
-        ServiceError::from_db(err)
+impl From<EngineError> for ServiceError {
+    /// Engine errors keep their message (and hint); connection problems become `Unavailable`
+    /// (logged as a warning); everything else is internal (logged with a correlation id).
+    fn from(err: EngineError) -> Self {
+        match err {
+            EngineError::NotFound(m) => ServiceError::NotFound(m),
+            EngineError::InvalidTemplate(m) => ServiceError::InvalidTemplate(m),
+            EngineError::InvalidInput(m) => ServiceError::InvalidInput(m),
+            EngineError::IdempotencyConflict(m) => ServiceError::IdempotencyConflict(m),
+            EngineError::IllegalTransition(m) | EngineError::NotAllowed(m) => ServiceError::NotAllowed(m),
+            EngineError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "database unavailable");
+                ServiceError::Unavailable("the database is unavailable; retry later".into())
+            }
+            err @ (EngineError::Sql { .. } | EngineError::Database(_)) => ServiceError::internal(err),
+        }
+    }
+}
+
+impl From<ActorError> for ServiceError {
+    fn from(err: ActorError) -> Self {
+        match err {
+            ActorError::Engine(e) => e.into(),
+            ActorError::Backpressure { retry_after } => ServiceError::Backpressure { retry_after },
+            ActorError::Unavailable(m) => ServiceError::Unavailable(m),
+            ActorError::BatchFailed { correlation_id } => ServiceError::Internal { correlation_id },
+            err @ ActorError::InvalidConfig { .. } => ServiceError::internal(err),
+        }
     }
 }

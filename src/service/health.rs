@@ -1,86 +1,9 @@
-//! Health: liveness, readiness and a detailed report of every component.
-
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+//! Health: liveness, readiness and a detailed report of every component. The reports are
+//! `model` types ([`HealthReport`], [`DetailedHealth`]).
 
 use super::{Service, ServiceResult};
-use crate::actors::{ActorStatus, BreakerStatus};
-
-/// One component's health.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ComponentStatus {
-    /// Component name (`database`, `migrations`, `actors`, `circuit_breakers`).
-    pub name: String,
-    /// Whether it is healthy.
-    pub healthy: bool,
-    /// Why not, or a detail.
-    pub message: Option<String>,
-}
-
-/// A health answer: `healthy` only when every check is.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct HealthReport {
-    /// `healthy` or `unhealthy`.
-    pub status: String,
-    /// Server version.
-    pub version: String,
-    /// Seconds since start.
-    pub uptime_seconds: u64,
-    /// The checks made.
-    pub checks: Vec<ComponentStatus>,
-}
-
-impl HealthReport {
-    /// Whether every check passed.
-    pub fn is_healthy(&self) -> bool {
-        self.status == "healthy"
-    }
-}
-
-/// Connection pool use.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct PoolStats {
-    /// Open connections.
-    pub size: u32,
-    /// Idle connections.
-    pub idle: u32,
-    /// Maximum.
-    pub max: u32,
-}
-
-/// A pgmq queue's depth.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct QueueDepth {
-    /// Queue name.
-    pub queue_name: String,
-    /// Messages in the queue.
-    pub length: i64,
-    /// Messages visible now (not held by a reader).
-    pub visible: i64,
-    /// Age of the oldest message.
-    pub oldest_msg_age_seconds: Option<i32>,
-}
-
-/// Everything health knows.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DetailedHealth {
-    /// `healthy` or `unhealthy`.
-    pub status: String,
-    /// Server version.
-    pub version: String,
-    /// Seconds since start.
-    pub uptime_seconds: u64,
-    /// The readiness checks.
-    pub checks: Vec<ComponentStatus>,
-    /// Pool use.
-    pub pool: PoolStats,
-    /// Queue depths.
-    pub queues: Vec<QueueDepth>,
-    /// Per-actor status, throughput and channel saturation.
-    pub actors: Vec<ActorStatus>,
-    /// Circuit breakers.
-    pub circuit_breakers: Vec<BreakerStatus>,
-}
+use crate::db::engine;
+use crate::model::{ComponentStatus, DetailedHealth, HealthReport, PoolStats};
 
 fn report(service: &Service, checks: Vec<ComponentStatus>) -> HealthReport {
     let healthy = checks.iter().all(|c| c.healthy);
@@ -101,7 +24,7 @@ impl Service {
     /// Readiness: database reachable, migrations current, actors running, circuit breakers closed.
     pub async fn readiness(&self) -> HealthReport {
         let mut checks = Vec::new();
-        let db = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(self.pool()).await;
+        let db = engine::health::ping(self.pool()).await;
         let db_ok = db.is_ok();
         checks.push(ComponentStatus {
             name: "database".into(),
@@ -141,15 +64,8 @@ impl Service {
     /// The readiness checks plus pool use, queue depths, actors and breakers.
     pub async fn detailed_health(&self) -> ServiceResult<DetailedHealth> {
         let ready = self.readiness().await;
-        let queues: Vec<QueueDepth> = if ready.checks.first().is_some_and(|c| c.healthy) {
-            sqlx::query_as(
-                "SELECT queue_name, queue_length AS length, queue_visible_length AS visible,
-                        oldest_msg_age_sec AS oldest_msg_age_seconds
-                   FROM pgmq.metrics_all() ORDER BY queue_name",
-            )
-            .fetch_all(self.pool())
-            .await
-            .unwrap_or_default()
+        let queues = if ready.checks.first().is_some_and(|c| c.healthy) {
+            engine::health::queue_depths(self.pool()).await.unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -189,20 +105,12 @@ impl Service {
             s.actors();
             s.breakers();
         }
-        if let Ok(queues) =
-            sqlx::query_as::<_, (String, i64)>("SELECT queue_name, queue_length FROM pgmq.metrics_all()")
-                .fetch_all(self.pool())
-                .await
-        {
-            for (queue, n) in queues {
-                metrics.queue_depth.get_or_create(&QueueLabel { queue }).set(n);
+        if let Ok(queues) = engine::health::queue_depths(self.pool()).await {
+            for q in queues {
+                metrics.queue_depth.get_or_create(&QueueLabel { queue: q.queue_name }).set(q.length);
             }
         }
-        if let Ok(rows) =
-            sqlx::query_as::<_, (String, String, i64)>("SELECT kind, state, count FROM tasker.state_counts()")
-                .fetch_all(self.pool())
-                .await
-        {
+        if let Ok(rows) = engine::analytics::state_counts(self.pool()).await {
             for state in crate::model::TASK_STATES {
                 metrics.tasks_by_state.get_or_create(&StateLabel { state: state.to_string() }).set(0);
             }

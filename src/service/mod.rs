@@ -19,9 +19,10 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
+/// The health reports, defined in [`crate::model`] (kept here for callers of the service).
+pub use crate::model::{ComponentStatus, DetailedHealth, HealthReport, PoolStats, QueueDepth};
 pub use analytics::{DEFAULT_BOTTLENECK_LIMIT, DEFAULT_HOURS, MAX_HOURS};
 pub use error::ServiceError;
-pub use health::{ComponentStatus, DetailedHealth, HealthReport, PoolStats, QueueDepth};
 
 use crate::actors::{RuntimeStatus, TaskSubmitter};
 

@@ -1,34 +1,20 @@
 //! Templates: list, read, register.
 
 use super::{Service, ServiceError, ServiceResult};
+use crate::db::engine;
 use crate::model::{Template, TemplateSummary};
 
 impl Service {
     /// Every registered template, by namespace, name, version.
     pub async fn list_templates(&self, namespace: Option<String>) -> ServiceResult<Vec<TemplateSummary>> {
-        Ok(sqlx::query_as(
-            "SELECT template_uuid, namespace, name, version, description, step_count, created_at
-               FROM tasker.template_overview
-              WHERE ($1::text IS NULL OR namespace = $1)
-              ORDER BY namespace, name, version",
-        )
-        .bind(namespace)
-        .fetch_all(self.pool())
-        .await?)
+        Ok(engine::templates::list_templates(self.pool(), namespace.as_deref()).await?)
     }
 
     /// One template with its normalized definition.
     pub async fn get_template(&self, namespace: &str, name: &str, version: &str) -> ServiceResult<Template> {
-        let t: Option<Template> = sqlx::query_as(
-            "SELECT template_uuid, namespace, name, version, description, definition, created_at, updated_at
-               FROM tasker.template_overview WHERE namespace = $1 AND name = $2 AND version = $3",
-        )
-        .bind(namespace)
-        .bind(name)
-        .bind(version)
-        .fetch_optional(self.pool())
-        .await?;
-        t.ok_or_else(|| ServiceError::NotFound(format!("unknown task template {namespace}/{name}/{version}")))
+        engine::templates::fetch_template(self.pool(), namespace, name, version)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("unknown task template {namespace}/{name}/{version}")))
     }
 
     /// Registers (or replaces) a template from its definition, given as JSON or YAML text.
@@ -39,15 +25,9 @@ impl Service {
 
     /// Registers (or replaces) a template from its JSON definition.
     pub async fn register_template(&self, definition: serde_json::Value) -> ServiceResult<Template> {
-        let uuid: uuid::Uuid =
-            sqlx::query_scalar("SELECT tasker.register_template($1)").bind(&definition).fetch_one(self.pool()).await?;
-        let t: Template = sqlx::query_as(
-            "SELECT template_uuid, namespace, name, version, description, definition, created_at, updated_at
-               FROM tasker.template_overview WHERE template_uuid = $1",
-        )
-        .bind(uuid)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(t)
+        let uuid = engine::templates::register_template(self.pool(), &definition).await?;
+        engine::templates::fetch_template_by_uuid(self.pool(), uuid)
+            .await?
+            .ok_or_else(|| ServiceError::internal(format!("template {uuid} vanished right after registration")))
     }
 }

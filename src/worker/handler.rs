@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -60,13 +61,15 @@ impl StepContext {
 
 /// An error a handler reports: a class (a short, stable name operators filter on, like
 /// `ValidationError` or `Timeout`), a human message, and optional structured details.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialized as the protocol's error object: `{"class", "message"[, "details"]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepError {
     /// A short, stable error class.
     pub class: String,
     /// A human-readable message.
     pub message: String,
     /// Optional structured details, stored with the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
 }
 
@@ -84,13 +87,8 @@ impl StepError {
 
     /// The JSON object reported to the engine: `{"message", "class"[, "details"]}`.
     pub fn to_json(&self) -> Value {
-        let mut obj = serde_json::Map::new();
-        obj.insert("message".into(), Value::String(self.message.clone()));
-        obj.insert("class".into(), Value::String(self.class.clone()));
-        if let Some(details) = &self.details {
-            obj.insert("details".into(), details.clone());
-        }
-        Value::Object(obj)
+        // Strings and a JSON value: serializing cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 

@@ -659,21 +659,3 @@ pub async fn executions(pool: &PgPool, step_uuid: Uuid) -> Vec<(i32, String, Str
     .await
     .expect("read the execution audit")
 }
-
-/// Waits until a worker with `--record-executions` has created the audit table (it does so
-/// before its first claim), so that audit queries cannot race its creation.
-pub async fn wait_for_audit_table(pool: &PgPool) {
-    wait_until(
-        "a worker to create tasker_audit.step_executions",
-        || async {
-            let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass('tasker_audit.step_executions')::text")
-                .fetch_one(pool)
-                .await
-                .ok()
-                .flatten();
-            exists.map(|_| ())
-        },
-        || async { "no worker started recording executions".to_string() },
-    )
-    .await
-}

@@ -1,6 +1,6 @@
-//! Shared helpers for the engine suite: templates, SQLSTATE assertions, state readers and a
-//! simulated worker that plays every role through the SQL API (claim, submit, process, enqueue,
-//! finalize).
+//! Shared helpers for the engine suite: templates, SQLSTATE assertions, state readers, direct
+//! calls of each SQL function, and a simulated worker (claim, submit) paired with the real
+//! orchestration actors (`testing::Engine`) for whole-workflow rounds.
 
 #![allow(dead_code)]
 
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
-pub use tasker_orchestration::testing::{test_db, TestDb};
+pub use tasker_orchestration::testing::{test_db, Engine, TestDb};
 
 /// A point in (database) time, passed to the functions' `p_now` parameters.
 pub type Ts = DateTime<Utc>;
@@ -424,8 +424,9 @@ pub async fn finalize(pool: &PgPool, now: Option<Ts>) -> Vec<(Uuid, String, Stri
 }
 
 /// One full round of a worker and the orchestration actors: claim everything visible in the
-/// namespace queue, run `handler` on each step and submit its outcome, process the results,
-/// enqueue what is ready, finalize flagged tasks. Returns the steps claimed.
+/// namespace queue, run `handler` on each step and submit its outcome, then one `run_once` of
+/// the real result processor, step enqueuer and task finalizer (`testing::Engine`), at `now`.
+/// Returns the steps claimed.
 pub async fn round<F>(pool: &PgPool, ns: &str, now: Option<Ts>, mut handler: F) -> Vec<Claimed>
 where
     F: FnMut(&Claimed) -> Outcome,
@@ -435,9 +436,7 @@ where
         let outcome = handler(c);
         assert!(submit(pool, c, &outcome).await, "result for {} not accepted", c.step_name);
     }
-    process(pool, now).await;
-    enqueue(pool, 1000, now).await;
-    finalize(pool, now).await;
+    Engine::new(pool).run_once_at(now).await.expect("one pass of the orchestration actors");
     claimed
 }
 

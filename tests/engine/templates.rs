@@ -80,7 +80,11 @@ async fn registering_the_same_version_again_replaces_the_definition_and_keeps_th
 #[tokio::test]
 async fn example_templates_all_register() {
     let db = test_db().await;
-    load_examples(&db.pool).await;
+    let loaded = tasker_orchestration::templates::load_dir(&db.pool, std::path::Path::new("config/tasks"))
+        .await
+        .expect("load config/tasks");
+    let distinct: std::collections::BTreeSet<_> = loaded.iter().map(|t| t.template_uuid).collect();
+    assert_eq!((loaded.len(), distinct.len()), (6, 6), "one template per file: {loaded:?}");
     assert_eq!(count(&db.pool, "SELECT count(*) FROM tasker.task_templates").await, 6);
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::proto;
 use crate::model;
-use crate::service::{ComponentStatus, DetailedHealth, HealthReport};
+use crate::model::{ComponentStatus, DetailedHealth, HealthReport};
 
 /// Largest integer a double holds exactly.
 const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
@@ -451,6 +451,12 @@ impl From<DetailedHealth> for proto::DetailedHealth {
                     processed: a.processed,
                     errors: a.errors,
                     iterations: a.iterations,
+                    intake: match a.intake {
+                        model::ActorIntake::Queue => "queue",
+                        model::ActorIntake::WakeUp => "wake_up",
+                    }
+                    .into(),
+                    wake_up_pending: a.wake_up_pending,
                 })
                 .collect(),
             circuit_breakers: d

@@ -7,7 +7,7 @@ use axum::Json;
 
 use super::error::ApiError;
 use super::{api_route, ApiRoute, AppState};
-use crate::service::{DetailedHealth, HealthReport};
+use crate::model::{DetailedHealth, HealthReport};
 
 pub(super) fn routes() -> Vec<ApiRoute> {
     vec![

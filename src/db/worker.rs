@@ -1,0 +1,161 @@
+//! Typed calls of the worker protocol (`docs/worker-protocol.md`): every SQL statement the worker
+//! runtime sends, one function per round trip. The worker calls these and holds no SQL itself.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// A namespace and its worker queue, as `tasker.list_namespaces()` returns them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct NamespaceQueue {
+    /// The namespace.
+    pub name: String,
+    /// Its pgmq queue, `worker_<namespace>_queue`: the payload of a dispatch notification.
+    pub queue_name: String,
+}
+
+/// `tasker.list_namespaces()`: every namespace with its queue.
+pub async fn list_namespaces(pool: &PgPool) -> Result<Vec<NamespaceQueue>, sqlx::Error> {
+    sqlx::query_as("SELECT name, queue_name FROM tasker.list_namespaces()").fetch_all(pool).await
+}
+
+/// One step to run now: a row of `tasker.claim_steps`.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ClaimedStep {
+    /// The dispatch message: heartbeat and acknowledge with it.
+    pub msg_id: i64,
+    /// The step.
+    pub step_uuid: Uuid,
+    /// Its task.
+    pub task_uuid: Uuid,
+    /// This attempt's number (from 1); passed back when submitting.
+    pub attempt: i32,
+    /// The step's total number of attempts.
+    pub max_attempts: i32,
+    /// The task's namespace.
+    pub namespace: String,
+    /// The task template's name.
+    pub task_name: String,
+    /// The task template's version.
+    pub task_version: String,
+    /// The step's name within its task.
+    pub step_name: String,
+    /// The handler name the template gave the step.
+    pub handler: String,
+    /// How long the attempt may run; enforcing it is the worker's job.
+    pub timeout_seconds: i32,
+    /// The task's context.
+    pub context: Value,
+    /// The step's inputs from the template (`{}` when none).
+    pub inputs: Value,
+    /// The parents' results by step name.
+    pub parent_results: Value,
+}
+
+/// `tasker.claim_steps`: claims up to `limit` steps of `namespace`, hiding their messages from
+/// other readers for `vt_seconds`; `worker_id` goes into the steps' history. SQLSTATE `TK002` for
+/// an unknown namespace.
+pub async fn claim_steps(
+    pool: &PgPool,
+    namespace: &str,
+    limit: i32,
+    vt_seconds: i32,
+    worker_id: &str,
+) -> Result<Vec<ClaimedStep>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT msg_id, step_uuid, task_uuid, attempt, max_attempts, namespace, task_name, task_version,
+                step_name, handler, timeout_seconds, context, inputs, parent_results
+           FROM tasker.claim_steps($1, $2, $3, $4)",
+    )
+    .bind(namespace)
+    .bind(limit)
+    .bind(vt_seconds)
+    .bind(worker_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// `tasker.extend_visibility`: pushes the visibility timeout of `msg_ids` of `namespace`'s queue
+/// `vt_seconds` into the future; returns the ids it extended (the others were already acked).
+pub async fn extend_visibility(
+    pool: &PgPool,
+    namespace: &str,
+    msg_ids: &[i64],
+    vt_seconds: i32,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT * FROM tasker.extend_visibility($1, $2, $3)")
+        .bind(namespace)
+        .bind(msg_ids)
+        .bind(vt_seconds)
+        .fetch_all(pool)
+        .await
+}
+
+/// Whether the engine took one submitted result: a row of `tasker.submit_step_results`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct SubmitOutcome {
+    /// The step the result was for.
+    pub step_uuid: Uuid,
+    /// True when the result was queued and its dispatch message deleted; false when the attempt
+    /// was superseded or the step is no longer in progress (drop the result).
+    pub accepted: bool,
+}
+
+/// `tasker.submit_step_results`: reports `results` (each serialising to one result message of
+/// the worker protocol, e.g. `worker::StepResultMessage`) in one transaction; one row per result,
+/// in order. SQLSTATE `TK004` for a malformed result (nothing of the call is applied).
+pub async fn submit_step_results<M: serde::Serialize + Sync>(
+    pool: &PgPool,
+    results: &[M],
+) -> Result<Vec<SubmitOutcome>, sqlx::Error> {
+    sqlx::query_as("SELECT step_uuid, accepted FROM tasker.submit_step_results($1)")
+        .bind(Json(results))
+        .fetch_all(pool)
+        .await
+}
+
+/// One handler invocation, as recorded in `tasker_audit.step_executions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionRecord<'a> {
+    /// The step run.
+    pub step_uuid: Uuid,
+    /// Its task.
+    pub task_uuid: Uuid,
+    /// The attempt run.
+    pub attempt: i32,
+    /// The handler name.
+    pub handler: &'a str,
+    /// The worker that ran it.
+    pub worker_id: &'a str,
+    /// When the handler was started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended (or was abandoned at its timeout).
+    pub finished_at: DateTime<Utc>,
+    /// `success`, `retryable_error` or `permanent_error`.
+    pub outcome: &'a str,
+    /// The error reported, for the two error outcomes.
+    pub error: Option<Value>,
+}
+
+/// Appends `record` to `tasker_audit.step_executions` (a table of its own, written only here).
+pub async fn record_execution(pool: &PgPool, record: &ExecutionRecord<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO tasker_audit.step_executions
+             (step_uuid, task_uuid, attempt, handler, worker_id, started_at, finished_at, outcome, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(record.step_uuid)
+    .bind(record.task_uuid)
+    .bind(record.attempt)
+    .bind(record.handler)
+    .bind(record.worker_id)
+    .bind(record.started_at)
+    .bind(record.finished_at)
+    .bind(record.outcome)
+    .bind(&record.error)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,3009 @@
+--
+-- Name: tasker; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA tasker;
+
+--
+-- Name: tasker_audit; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA tasker_audit;
+
+--
+-- Name: _advance_tasks_to_in_process(uuid[], timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._advance_tasks_to_in_process(p_task_uuids uuid[], p_now timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_task record;
+BEGIN
+    FOR v_task IN
+        SELECT t.task_uuid, t.state FROM tasker.tasks t
+         WHERE t.task_uuid = ANY (p_task_uuids)
+           AND t.state IN ('initializing', 'enqueuing_steps', 'waiting_for_retry', 'waiting_for_dependencies')
+         ORDER BY t.task_uuid
+           FOR UPDATE
+    LOOP
+        PERFORM tasker._move_task(v_task.task_uuid,
+            CASE WHEN v_task.state = 'enqueuing_steps' THEN ARRAY['steps_enqueued']
+                 ELSE ARRAY['enqueue', 'steps_enqueued'] END,
+            NULL, p_now);
+    END LOOP;
+END;
+$$;
+
+--
+-- Name: _dispatch_steps(uuid[], timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._dispatch_steps(p_step_uuids uuid[], p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(step_uuid uuid, task_uuid uuid, queue_name text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_now   timestamptz := coalesce(p_now, now());
+    v_queue record;
+    v_tasks uuid[];
+BEGIN
+    IF coalesce(cardinality(p_step_uuids), 0) = 0 THEN
+        RETURN;
+    END IF;
+
+    PERFORM 1 FROM tasker.transition_steps(p_step_uuids, 'enqueue', NULL, NULL, v_now);
+
+    FOR v_queue IN
+        SELECT n.queue_name,
+               array_agg(jsonb_build_object(
+                   'step_uuid', s.step_uuid,
+                   'task_uuid', s.task_uuid,
+                   'namespace', s.namespace,
+                   'step_name', s.name,
+                   'handler', s.handler,
+                   'attempt', s.attempts + 1) ORDER BY s.step_uuid) AS messages
+          FROM tasker.workflow_steps s
+          JOIN tasker.namespaces n ON n.name = s.namespace
+         WHERE s.step_uuid = ANY (p_step_uuids)
+         GROUP BY n.queue_name
+    LOOP
+        PERFORM pgmq.send_batch(v_queue.queue_name, v_queue.messages);
+        PERFORM pg_notify('tasker_step_dispatched', v_queue.queue_name);
+    END LOOP;
+
+    -- Tasks that were not already running move to steps_in_process.
+    SELECT array_agg(DISTINCT s.task_uuid) INTO v_tasks
+      FROM tasker.workflow_steps s
+      JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+     WHERE s.step_uuid = ANY (p_step_uuids)
+       AND t.state IN ('initializing', 'enqueuing_steps', 'waiting_for_retry', 'waiting_for_dependencies');
+    IF v_tasks IS NOT NULL THEN
+        PERFORM tasker._advance_tasks_to_in_process(v_tasks, v_now);
+    END IF;
+
+    RETURN QUERY
+    SELECT s.step_uuid, s.task_uuid, n.queue_name
+      FROM tasker.workflow_steps s
+      JOIN tasker.namespaces n ON n.name = s.namespace
+     WHERE s.step_uuid = ANY (p_step_uuids);
+END;
+$$;
+
+--
+-- Name: _evaluate_task(uuid, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_now    timestamptz := coalesce(p_now, now());
+    v_state  text;
+    v_target text;
+    v_event  text;
+    c        record;
+    v_reason text;
+BEGIN
+    SELECT t.state INTO v_state FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid;
+    IF v_state IS NULL OR v_state IN ('pending', 'initializing', 'complete', 'cancelled', 'resolved_manually') THEN
+        RETURN v_state;
+    END IF;
+
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE s.state IN ('complete', 'resolved_manually')) AS done,
+           count(*) FILTER (WHERE s.state IN ('enqueued', 'in_progress')) AS in_flight,
+           count(*) FILTER (WHERE s.state = 'error') AS failed,
+           count(*) FILTER (WHERE s.state = 'waiting_for_retry') AS retrying,
+           count(*) FILTER (WHERE s.state = 'pending' AND s.ready_at IS NOT NULL) AS ready
+      INTO c
+      FROM tasker.workflow_steps s
+     WHERE s.task_uuid = p_task_uuid;
+
+    IF c.done = c.total THEN
+        v_target := 'complete'; v_event := 'complete';
+    ELSIF c.failed > 0 AND c.in_flight + c.ready + c.retrying > 0 THEN
+        v_target := 'blocked_by_failures'; v_event := 'block';
+    ELSIF c.failed > 0 THEN
+        v_target := 'error'; v_event := 'fail';
+    ELSIF c.in_flight > 0 THEN
+        v_target := 'steps_in_process'; v_event := 'continue';
+    ELSIF c.ready > 0 THEN
+        v_target := 'enqueuing_steps'; v_event := 'enqueue';
+    ELSIF c.retrying > 0 THEN
+        v_target := 'waiting_for_retry'; v_event := 'wait_for_retry';
+    ELSE
+        v_target := 'waiting_for_dependencies'; v_event := 'wait_for_dependencies';
+    END IF;
+
+    IF v_target = v_state THEN
+        RETURN v_state;
+    END IF;
+
+    IF v_state = 'error' THEN
+        UPDATE tasker.dlq_entries d
+           SET resolution_status = 'retried', updated_at = v_now, resolved_at = v_now
+         WHERE d.task_uuid = p_task_uuid AND d.resolution_status IN ('pending', 'investigating');
+    END IF;
+    PERFORM tasker._move_task(p_task_uuid,
+        CASE WHEN v_state = 'error' THEN ARRAY['retry', v_event]
+             WHEN v_state = 'evaluating_results' THEN ARRAY[v_event]
+             ELSE ARRAY['evaluate', v_event] END,
+        jsonb_build_object('steps_total', c.total, 'steps_done', c.done, 'steps_in_flight', c.in_flight,
+                           'steps_failed', c.failed, 'steps_retrying', c.retrying, 'steps_ready', c.ready),
+        v_now);
+
+    IF v_target = 'error' THEN
+        SELECT string_agg(format('step %s failed after %s attempt(s): %s', s.name, s.attempts,
+                                 coalesce(s.last_error ->> 'message', 'no message')), '; ' ORDER BY s.position)
+          INTO v_reason
+          FROM tasker.workflow_steps s
+         WHERE s.task_uuid = p_task_uuid AND s.state = 'error';
+        INSERT INTO tasker.dlq_entries (task_uuid, reason, task_state, snapshot, created_at, updated_at)
+        SELECT t.task_uuid, v_reason, t.state,
+               jsonb_build_object(
+                   'task', to_jsonb(t),
+                   'steps', (SELECT jsonb_agg(jsonb_build_object(
+                                 'step_uuid', s.step_uuid, 'name', s.name, 'handler', s.handler, 'state', s.state,
+                                 'attempts', s.attempts, 'max_attempts', s.max_attempts, 'results', s.results,
+                                 'last_error', s.last_error) ORDER BY s.position)
+                               FROM tasker.workflow_steps s WHERE s.task_uuid = t.task_uuid)),
+               v_now, v_now
+          FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid;
+        PERFORM pg_notify('tasker_dlq', p_task_uuid::text);
+    ELSIF v_target = 'enqueuing_steps' THEN
+        PERFORM pg_notify('tasker_steps_ready', '');
+    END IF;
+    RETURN v_target;
+END;
+$$;
+
+--
+-- Name: _insert_task(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._insert_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, OUT o_task_uuid uuid, OUT o_created boolean) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $_$
+DECLARE
+    v_now      timestamptz := now();
+    v_options  jsonb := coalesce(p_options, '{}');
+    v_context  jsonb := coalesce(p_context, '{}');
+    v_template tasker.task_templates;
+    v_errors   text[];
+    v_key      text;
+    v_hash     text;
+    v_task     uuid := tasker.uuid_v7();
+    v_existing tasker.tasks;
+    v_priority integer;
+    v_tags     text[];
+BEGIN
+    -- Guards -------------------------------------------------------------------------------
+    IF p_version IS NULL THEN
+        SELECT * INTO v_template FROM tasker.task_templates t
+         WHERE t.namespace = p_namespace AND t.name = p_name
+         ORDER BY t.created_at DESC, t.template_uuid DESC LIMIT 1;
+    ELSE
+        SELECT * INTO v_template FROM tasker.task_templates t
+         WHERE t.namespace = p_namespace AND t.name = p_name AND t.version = p_version;
+    END IF;
+    IF v_template.template_uuid IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002',
+            MESSAGE = format('unknown task template %s/%s/%s', p_namespace, p_name, coalesce(p_version, 'latest')),
+            HINT = coalesce('registered versions: ' ||
+                (SELECT string_agg(t.version, ', ' ORDER BY t.created_at) FROM tasker.task_templates t
+                  WHERE t.namespace = p_namespace AND t.name = p_name),
+                'register it with tasker.register_template(definition) or under config/tasks/');
+    END IF;
+
+    IF jsonb_typeof(v_options) <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'options must be a JSON object';
+    END IF;
+    SELECT k INTO v_key FROM jsonb_object_keys(v_options) k
+     WHERE k NOT IN ('priority', 'tags', 'initiator', 'source_system', 'reason', 'idempotency_key', 'correlation_id')
+     LIMIT 1;
+    IF v_key IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('unknown option ''%s''', v_key),
+            HINT = 'options are priority, tags, initiator, source_system, reason, idempotency_key, correlation_id';
+    END IF;
+    IF v_options ? 'priority' AND (jsonb_typeof(v_options -> 'priority') <> 'number'
+        OR (v_options ->> 'priority')::numeric % 1 <> 0
+        OR (v_options ->> 'priority')::numeric NOT BETWEEN -1000000 AND 1000000) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'priority must be an integer from -1000000 to 1000000';
+    END IF;
+    v_priority := coalesce((v_options ->> 'priority')::numeric::integer, 0);
+    IF v_options ? 'tags' AND (jsonb_typeof(v_options -> 'tags') <> 'array'
+        OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_options -> 'tags') e WHERE jsonb_typeof(e) <> 'string')) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'tags must be a list of strings';
+    END IF;
+    v_tags := coalesce(ARRAY(SELECT jsonb_array_elements_text(v_options -> 'tags')), '{}');
+    SELECT k INTO v_key FROM unnest(ARRAY['initiator', 'source_system', 'reason', 'idempotency_key', 'correlation_id']) k
+     WHERE v_options ? k AND jsonb_typeof(v_options -> k) NOT IN ('string', 'null')
+     LIMIT 1;
+    IF v_key IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('option %s must be a string', v_key);
+    END IF;
+    IF length(v_options ->> 'idempotency_key') NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'idempotency_key must be 1 to 255 characters';
+    END IF;
+    IF v_options ->> 'correlation_id' IS NOT NULL
+       AND v_options ->> 'correlation_id' !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'correlation_id must be a UUID';
+    END IF;
+
+    IF jsonb_typeof(v_context) <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('task context must be a JSON object, got %s', jsonb_typeof(v_context));
+    END IF;
+    IF v_template.definition ? 'input_schema' THEN
+        v_errors := tasker.json_schema_errors(v_template.definition -> 'input_schema', v_context, '$');
+        IF cardinality(v_errors) > 0 THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK004',
+                MESSAGE = format('task context does not match the input_schema of %s/%s/%s: %s',
+                                 v_template.namespace, v_template.name, v_template.version, array_to_string(v_errors, '; ')),
+                DETAIL = array_to_json(v_errors)::text;
+        END IF;
+    END IF;
+
+    -- Idempotency --------------------------------------------------------------------------
+    v_hash := md5(jsonb_build_object(
+        'template', v_template.template_uuid, 'context', v_context, 'options', v_options - 'idempotency_key')::text);
+
+    INSERT INTO tasker.tasks (task_uuid, template_uuid, namespace, name, version, state, context, priority, tags,
+                              initiator, source_system, reason, idempotency_key, request_hash, correlation_id,
+                              step_count, created_at, updated_at)
+    VALUES (v_task, v_template.template_uuid, v_template.namespace, v_template.name, v_template.version, 'pending',
+            v_context, v_priority, v_tags, v_options ->> 'initiator', v_options ->> 'source_system',
+            v_options ->> 'reason', v_options ->> 'idempotency_key', v_hash,
+            coalesce((v_options ->> 'correlation_id')::uuid, v_task),
+            jsonb_array_length(v_template.definition -> 'steps'), v_now, v_now)
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
+
+    IF NOT FOUND THEN
+        SELECT * INTO v_existing FROM tasker.tasks t WHERE t.idempotency_key = v_options ->> 'idempotency_key';
+        IF v_existing.request_hash = v_hash THEN
+            o_task_uuid := v_existing.task_uuid;
+            o_created := false;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = 'TK005',
+            MESSAGE = format('idempotency key ''%s'' was already used for task %s with a different request',
+                             v_options ->> 'idempotency_key', v_existing.task_uuid);
+    END IF;
+
+    INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, created_at)
+    VALUES (v_task, NULL, 'pending', 'create', v_now);
+
+    -- Steps and edges ----------------------------------------------------------------------
+    INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, position, namespace, state, priority,
+                                       max_attempts, backoff, backoff_base_ms, backoff_max_ms, timeout_seconds,
+                                       parents_total, parents_pending, ready_at, inputs, created_at, updated_at)
+    SELECT tasker.uuid_v7(v_now), v_task, s.value ->> 'name', s.value ->> 'handler', s.ordinality::integer,
+           v_template.namespace, 'pending', v_priority,
+           (s.value #>> '{retry,max_attempts}')::integer, s.value #>> '{retry,backoff}',
+           (s.value #>> '{retry,base_ms}')::integer, (s.value #>> '{retry,max_ms}')::integer,
+           (s.value ->> 'timeout_seconds')::integer,
+           jsonb_array_length(s.value -> 'depends_on'), jsonb_array_length(s.value -> 'depends_on'),
+           CASE WHEN jsonb_array_length(s.value -> 'depends_on') = 0 THEN v_now END,
+           s.value -> 'inputs', v_now, v_now
+      FROM jsonb_array_elements(v_template.definition -> 'steps') WITH ORDINALITY s;
+
+    INSERT INTO tasker.workflow_step_edges (from_step_uuid, to_step_uuid)
+    SELECT parent.step_uuid, child.step_uuid
+      FROM jsonb_array_elements(v_template.definition -> 'steps') s
+     CROSS JOIN jsonb_array_elements_text(s -> 'depends_on') d
+      JOIN tasker.workflow_steps child ON child.task_uuid = v_task AND child.name = s ->> 'name'
+      JOIN tasker.workflow_steps parent ON parent.task_uuid = v_task AND parent.name = d;
+
+    o_task_uuid := v_task;
+    o_created := true;
+END;
+$_$;
+
+--
+-- Name: _move_task(uuid, text[], jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_now   timestamptz := coalesce(p_now, now());
+    v_state text;
+    v_to    text;
+    v_event text;
+    v_froms text[] := '{}'::text[];
+    v_tos   text[] := '{}'::text[];
+BEGIN
+    SELECT t.state INTO v_state FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('task %s not found', p_task_uuid);
+    END IF;
+
+    FOREACH v_event IN ARRAY p_events LOOP
+        SELECT m.to_state INTO v_to FROM tasker.task_state_transitions m
+         WHERE m.from_state = v_state AND m.event = v_event;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'TK001',
+                MESSAGE = format('task %s cannot take event ''%s'' in state ''%s''', p_task_uuid, v_event, v_state),
+                HINT = coalesce('events allowed in state ''' || v_state || ''': ' ||
+                         (SELECT string_agg(m.event, ', ' ORDER BY m.event)
+                            FROM tasker.task_state_transitions m WHERE m.from_state = v_state),
+                         'state ''' || v_state || ''' is final');
+        END IF;
+        v_froms := v_froms || v_state;
+        v_tos := v_tos || v_to;
+        v_state := v_to;
+    END LOOP;
+    IF cardinality(v_tos) = 0 THEN
+        RETURN v_state;
+    END IF;
+
+    UPDATE tasker.tasks t
+       SET state = v_state,
+           updated_at = v_now,
+           completed_at = CASE WHEN v_state IN ('complete', 'error', 'cancelled', 'resolved_manually')
+                               THEN coalesce(t.completed_at, v_now) END
+     WHERE t.task_uuid = p_task_uuid;
+    INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, metadata, created_at)
+    SELECT p_task_uuid, x.f, x.t, x.e, p_metadata, v_now
+      FROM unnest(v_froms, v_tos, p_events) AS x (f, t, e);
+    PERFORM pg_notify('tasker_task_changed', p_task_uuid::text || ':' || v_state);
+    RETURN v_state;
+END;
+$$;
+
+--
+-- Name: _operate_step(uuid, text, jsonb, text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._operate_step(p_step_uuid uuid, p_event text, p_payload jsonb, p_reason text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_step       tasker.workflow_steps;
+    v_task_state text;
+    v_satisfied  boolean;
+    v_now        timestamptz := now();
+BEGIN
+    SELECT * INTO v_step FROM tasker.workflow_steps s WHERE s.step_uuid = p_step_uuid;
+    IF v_step.step_uuid IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('workflow step %s not found', p_step_uuid);
+    END IF;
+    PERFORM 1 FROM tasker.workflow_steps s
+     WHERE s.step_uuid = p_step_uuid
+        OR s.step_uuid IN (SELECT e.to_step_uuid FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = p_step_uuid)
+     ORDER BY s.step_uuid FOR UPDATE;
+    SELECT t.state INTO v_task_state FROM tasker.tasks t WHERE t.task_uuid = v_step.task_uuid FOR UPDATE;
+    IF v_task_state IN ('complete', 'cancelled', 'resolved_manually') THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK006',
+            MESSAGE = format('task %s is %s; its steps can no longer be changed', v_step.task_uuid, v_task_state);
+    END IF;
+    SELECT * INTO v_step FROM tasker.workflow_steps s WHERE s.step_uuid = p_step_uuid;
+    v_satisfied := v_step.state IN ('complete', 'resolved_manually');
+
+    PERFORM tasker.transition_steps(ARRAY[p_step_uuid], p_event, ARRAY[coalesce(p_payload, '{}'::jsonb)],
+                                    jsonb_build_object('reason', coalesce(p_reason, p_event), 'operator', true), v_now);
+
+    -- A step that now satisfies its dependents releases its children.
+    IF NOT v_satisfied AND p_event IN ('resolve', 'complete_manually') THEN
+        UPDATE tasker.workflow_steps c
+           SET parents_pending = c.parents_pending - 1,
+               ready_at = CASE WHEN c.parents_pending = 1 AND c.state = 'pending' THEN v_now ELSE c.ready_at END,
+               updated_at = v_now
+          FROM tasker.workflow_step_edges e
+         WHERE e.from_step_uuid = p_step_uuid AND c.step_uuid = e.to_step_uuid;
+    END IF;
+
+    PERFORM tasker._evaluate_task(v_step.task_uuid, v_now);
+    PERFORM pg_notify('tasker_steps_ready', '');
+    RETURN (SELECT s.state FROM tasker.workflow_steps s WHERE s.step_uuid = p_step_uuid);
+END;
+$$;
+
+--
+-- Name: _start_tasks(uuid[]); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._start_tasks(p_task_uuids uuid[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_now   timestamptz := now();
+    v_roots uuid[];
+    v_task  uuid;
+BEGIN
+    SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_roots
+      FROM tasker.workflow_steps s
+     WHERE s.task_uuid = ANY (p_task_uuids) AND s.parents_total = 0;
+    PERFORM 1 FROM tasker._dispatch_steps(v_roots, v_now);
+    FOR v_task IN SELECT DISTINCT u FROM unnest(p_task_uuids) AS u ORDER BY u LOOP
+        PERFORM tasker._move_task(v_task, ARRAY['initialize', 'enqueue', 'steps_enqueued'], NULL, v_now);
+    END LOOP;
+END;
+$$;
+
+--
+-- Name: apply_step_results(jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(results integer, completed integer, retried integer, failed integer, ignored integer, dispatched integer, tasks_flagged integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_now       timestamptz := coalesce(p_now, now());
+    v_parsed    jsonb;
+    v_ids       uuid[];
+    v_lock      uuid[];
+    v_ok        uuid[];
+    v_ok_p      jsonb[];
+    v_retry     uuid[];
+    v_retry_p   jsonb[];
+    v_fail      uuid[];
+    v_fail_p    jsonb[];
+    v_children  uuid[];
+    v_ready     uuid[];
+    v_tasks     uuid[];
+    v_flag      uuid[];
+    v_valid     integer;
+    v_dispatched integer := 0;
+BEGIN
+    IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' OR jsonb_array_length(p_results) = 0 THEN
+        RETURN QUERY SELECT coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(p_results) = 'array' THEN p_results END), 0),
+                            0, 0, 0, 0, 0, 0;
+        RETURN;
+    END IF;
+
+    -- Parse defensively: a malformed message must not poison the batch.
+    SELECT jsonb_agg(jsonb_build_object(
+               'ord', e.ordinality,
+               'step_uuid', CASE WHEN e.value ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                 THEN e.value ->> 'step_uuid' END,
+               'attempt', CASE WHEN e.value ->> 'attempt' ~ '^[0-9]{1,9}$' THEN (e.value ->> 'attempt')::integer END,
+               'status', e.value ->> 'status',
+               'result', e.value -> 'result',
+               'error', CASE WHEN jsonb_typeof(e.value -> 'error') = 'object' THEN e.value -> 'error'
+                             WHEN e.value ? 'error' THEN jsonb_build_object('message', e.value -> 'error') END,
+               'retry_after_ms', CASE WHEN e.value ->> 'retry_after_ms' ~ '^[0-9]{1,12}$'
+                                      THEN (e.value ->> 'retry_after_ms')::bigint END))
+      INTO v_parsed
+      FROM jsonb_array_elements(p_results) WITH ORDINALITY e
+     WHERE jsonb_typeof(e.value) = 'object';
+
+    -- Lock the result steps and their children in one ordered pass, as every other function
+    -- that locks several steps of a task does, so concurrent callers cannot deadlock.
+    -- (Ids as arrays, so the planner reads steps and edges through their indexes.)
+    v_ids := ARRAY(SELECT r.step_uuid FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS r (step_uuid uuid)
+                    WHERE r.step_uuid IS NOT NULL);
+    v_lock := v_ids || ARRAY(
+        SELECT e.to_step_uuid FROM tasker.workflow_step_edges e
+         WHERE e.from_step_uuid = ANY (ARRAY(
+               SELECT r.step_uuid FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS r (step_uuid uuid, status text)
+                WHERE r.status = 'success' AND r.step_uuid IS NOT NULL)));
+    PERFORM 1 FROM tasker.workflow_steps s
+     WHERE s.step_uuid = ANY (v_lock)
+     ORDER BY s.step_uuid FOR UPDATE;
+
+    WITH r AS (
+        SELECT DISTINCT ON (x.step_uuid) x.*, s.attempts, s.max_attempts, s.backoff, s.backoff_base_ms,
+               s.backoff_max_ms, s.name, s.task_uuid
+          FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
+                   ord bigint, step_uuid uuid, attempt integer, status text, result jsonb, error jsonb, retry_after_ms bigint)
+          JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = x.step_uuid
+         WHERE s.state = 'in_progress'
+           AND s.attempts = x.attempt
+           AND x.status IN ('success', 'retryable_error', 'permanent_error')
+         ORDER BY x.step_uuid, x.ord
+    ), d AS (
+        SELECT r.*,
+               CASE WHEN r.status = 'success' THEN 'complete'
+                    WHEN r.status = 'retryable_error' AND r.attempts < r.max_attempts THEN 'retry'
+                    ELSE 'fail' END AS event,
+               coalesce(r.error, '{}'::jsonb) || jsonb_build_object('step', r.name, 'attempt', r.attempts, 'at', v_now)
+                   || CASE WHEN r.status = 'retryable_error' AND r.attempts >= r.max_attempts
+                           THEN jsonb_build_object('attempts_exhausted', true) ELSE '{}'::jsonb END AS err
+          FROM r
+    )
+    SELECT count(*)::integer,
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'complete'),
+           array_agg(jsonb_build_object('results', coalesce(d.result, 'null'::jsonb)) ORDER BY d.step_uuid)
+               FILTER (WHERE d.event = 'complete'),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'retry'),
+           array_agg(jsonb_build_object('error', d.err, 'next_retry_at',
+                         v_now + make_interval(secs => tasker.retry_delay_ms(d.backoff, d.backoff_base_ms, d.backoff_max_ms,
+                                                                             d.attempts, d.retry_after_ms) / 1000.0))
+                     ORDER BY d.step_uuid) FILTER (WHERE d.event = 'retry'),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'fail'),
+           array_agg(jsonb_build_object('error', d.err) ORDER BY d.step_uuid) FILTER (WHERE d.event = 'fail'),
+           array_agg(DISTINCT d.task_uuid)
+      INTO v_valid, v_ok, v_ok_p, v_retry, v_retry_p, v_fail, v_fail_p, v_tasks
+      FROM d;
+
+    -- Tasks next, in task_uuid order, before anything below touches them (dispatch, flags).
+    PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks) ORDER BY t.task_uuid FOR UPDATE;
+
+    IF v_ok IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_ok, 'complete', v_ok_p, NULL, v_now);
+    END IF;
+    IF v_retry IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_retry, 'retry', v_retry_p, NULL, v_now);
+    END IF;
+    IF v_fail IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_fail, 'fail', v_fail_p, NULL, v_now);
+    END IF;
+
+    -- Unblock children of completed steps; dispatch those whose last parent just finished.
+    IF v_ok IS NOT NULL THEN
+        SELECT array_agg(DISTINCT e.to_step_uuid) INTO v_children
+          FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ok);
+        IF v_children IS NOT NULL THEN
+            WITH dec AS (
+                SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
+                  FROM tasker.workflow_step_edges e
+                 WHERE e.from_step_uuid = ANY (v_ok)
+                 GROUP BY e.to_step_uuid
+            ), upd AS (
+                UPDATE tasker.workflow_steps c
+                   SET parents_pending = c.parents_pending - dec.n,
+                       ready_at = CASE WHEN c.parents_pending - dec.n = 0 AND c.state = 'pending' THEN v_now ELSE c.ready_at END,
+                       updated_at = v_now
+                  FROM dec
+                 WHERE c.step_uuid = dec.step_uuid
+                RETURNING c.step_uuid, c.ready_at, c.state
+            )
+            SELECT array_agg(upd.step_uuid ORDER BY upd.step_uuid) INTO v_ready
+              FROM upd WHERE upd.ready_at IS NOT NULL AND upd.state = 'pending';
+            IF v_ready IS NOT NULL THEN
+                SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
+            END IF;
+        END IF;
+    END IF;
+
+    -- Flag tasks that need their state re-derived.
+    IF v_tasks IS NOT NULL THEN
+        WITH flagged AS (
+            UPDATE tasker.tasks t
+               SET finalization_requested_at = coalesce(t.finalization_requested_at, v_now),
+                   last_error = coalesce(
+                       (SELECT s.last_error FROM tasker.workflow_steps s
+                         WHERE s.task_uuid = t.task_uuid
+                           AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}'))
+                         ORDER BY s.step_uuid LIMIT 1),
+                       t.last_error)
+             WHERE t.task_uuid = ANY (v_tasks)
+               AND (EXISTS (SELECT 1 FROM tasker.workflow_steps s
+                             WHERE s.task_uuid = t.task_uuid
+                               AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}')))
+                    OR NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
+                                    WHERE s.task_uuid = t.task_uuid AND s.state IN ('enqueued', 'in_progress')))
+            RETURNING t.task_uuid
+        )
+        SELECT array_agg(flagged.task_uuid) INTO v_flag FROM flagged;
+        IF v_flag IS NOT NULL THEN
+            PERFORM pg_notify('tasker_task_finalize', '');
+        END IF;
+    END IF;
+
+    RETURN QUERY SELECT jsonb_array_length(p_results), coalesce(cardinality(v_ok), 0), coalesce(cardinality(v_retry), 0),
+                        coalesce(cardinality(v_fail), 0), jsonb_array_length(p_results) - coalesce(v_valid, 0),
+                        v_dispatched, coalesce(cardinality(v_flag), 0);
+END;
+$_$;
+
+--
+-- Name: FUNCTION apply_step_results(p_results jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamp with time zone) IS 'Applies a batch of result messages: a result counts only for a step in_progress on that attempt, so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, flags tasks for finalization. Returns one row of counts.';
+
+--
+-- Name: cancel_task(uuid, text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.cancel_task(p_task_uuid uuid, p_reason text DEFAULT NULL::text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_state text;
+    v_steps uuid[];
+    v_meta  jsonb := jsonb_build_object('reason', coalesce(p_reason, 'cancelled'));
+BEGIN
+    PERFORM 1 FROM tasker.workflow_steps s WHERE s.task_uuid = p_task_uuid ORDER BY s.step_uuid FOR UPDATE;
+    SELECT t.state INTO v_state FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid FOR UPDATE;
+    IF v_state IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('task %s not found', p_task_uuid);
+    ELSIF v_state = 'cancelled' THEN
+        RETURN v_state;
+    ELSIF v_state IN ('complete', 'resolved_manually') THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK006',
+            MESSAGE = format('task %s is %s and cannot be cancelled', p_task_uuid, v_state);
+    END IF;
+
+    SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_steps
+      FROM tasker.workflow_steps s
+     WHERE s.task_uuid = p_task_uuid
+       AND s.state IN ('pending', 'enqueued', 'in_progress', 'waiting_for_retry', 'error');
+    IF v_steps IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_steps, 'cancel', NULL, v_meta);
+    END IF;
+    PERFORM tasker.transition_tasks(ARRAY[p_task_uuid], 'cancel', v_meta);
+    UPDATE tasker.tasks t SET finalization_requested_at = NULL WHERE t.task_uuid = p_task_uuid;
+    UPDATE tasker.dlq_entries d SET resolution_status = 'discarded', updated_at = now(), resolved_at = now(),
+           resolution_notes = coalesce(d.resolution_notes || E'\n', '') || 'task cancelled: ' || coalesce(p_reason, '')
+     WHERE d.task_uuid = p_task_uuid AND d.resolution_status IN ('pending', 'investigating');
+    RETURN 'cancelled';
+END;
+$$;
+
+--
+-- Name: FUNCTION cancel_task(p_task_uuid uuid, p_reason text); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.cancel_task(p_task_uuid uuid, p_reason text) IS 'Cancels a task and every unfinished step (steps in step_uuid order, then the task) and discards its open DLQ entries. A cancelled task is left as is; TK006 when complete or resolved_manually, TK002 unknown. Returns the task''s state afterwards.';
+
+--
+-- Name: claim_steps(text, integer, integer, text, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.claim_steps(p_namespace text, p_limit integer DEFAULT 10, p_vt_seconds integer DEFAULT 30, p_worker text DEFAULT NULL::text, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(msg_id bigint, step_uuid uuid, task_uuid uuid, attempt integer, max_attempts integer, namespace text, task_name text, task_version text, step_name text, handler text, timeout_seconds integer, context jsonb, inputs jsonb, parent_results jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_now      timestamptz := coalesce(p_now, now());
+    v_queue    text;
+    v_claim    uuid[];
+    v_claim_p  jsonb[];
+    v_reclaim  uuid[];
+    v_reclaim_p jsonb[];
+    v_stale    bigint[];
+    v_exhausted record;
+    v_msgs     jsonb;
+    v_ids      uuid[];
+    v_decided  jsonb;
+    v_meta     jsonb := CASE WHEN p_worker IS NULL THEN NULL ELSE jsonb_build_object('worker', p_worker) END;
+BEGIN
+    SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
+    IF v_queue IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
+    END IF;
+    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR p_vt_seconds < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'claim_steps: limit and visibility timeout must be at least 1';
+    END IF;
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'msg_id', m.msg_id,
+               'step_uuid', CASE WHEN m.message ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                 THEN m.message ->> 'step_uuid' END)), '[]'::jsonb)
+      INTO v_msgs
+      FROM pgmq.read(v_queue, p_vt_seconds, p_limit) m;
+    IF jsonb_array_length(v_msgs) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- Ids first, as an array: the planner then reads the steps through their primary key.
+    v_ids := ARRAY(SELECT x.step_uuid FROM jsonb_to_recordset(v_msgs) AS x (msg_id bigint, step_uuid uuid)
+                    WHERE x.step_uuid IS NOT NULL);
+
+    -- Lock the steps in a fixed order before deciding.
+    PERFORM 1 FROM tasker.workflow_steps s
+     WHERE s.step_uuid = ANY (v_ids)
+     ORDER BY s.step_uuid FOR UPDATE;
+
+    -- One decision per message: the first message of a step decides; any other is stale.
+    SELECT jsonb_agg(jsonb_build_object('msg_id', d.msg_id, 'step_uuid', d.step_uuid, 'action', d.action,
+                                        'attempts', d.attempts, 'task_uuid', d.task_uuid, 'name', d.name))
+      INTO v_decided
+      FROM (SELECT x.msg_id, s.step_uuid, s.attempts, s.task_uuid, s.name,
+                   CASE WHEN s.step_uuid IS NULL OR x.rn > 1 THEN 'stale'
+                        WHEN s.state = 'enqueued' THEN 'claim'
+                        WHEN s.state = 'in_progress' AND s.attempts < s.max_attempts THEN 'reclaim'
+                        WHEN s.state = 'in_progress' THEN 'exhausted'
+                        ELSE 'stale' END AS action
+              FROM (SELECT r.msg_id, r.step_uuid,
+                           row_number() OVER (PARTITION BY r.step_uuid ORDER BY r.msg_id) AS rn
+                      FROM jsonb_to_recordset(v_msgs) AS r (msg_id bigint, step_uuid uuid)) x
+              LEFT JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s
+                     ON s.step_uuid = x.step_uuid) d;
+
+    SELECT array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.action = 'claim'),
+           array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id) ORDER BY d.step_uuid) FILTER (WHERE d.action = 'claim'),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.action = 'reclaim'),
+           array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id, 'metadata',
+                     jsonb_build_object('reason', 'visibility timeout expired; previous attempt presumed lost'))
+                     ORDER BY d.step_uuid) FILTER (WHERE d.action = 'reclaim'),
+           array_agg(d.msg_id) FILTER (WHERE d.action IN ('stale', 'exhausted'))
+      INTO v_claim, v_claim_p, v_reclaim, v_reclaim_p, v_stale
+      FROM jsonb_to_recordset(v_decided) AS d (msg_id bigint, step_uuid uuid, action text);
+
+    -- Lost attempts with none left: report a permanent failure through the result path.
+    FOR v_exhausted IN
+        SELECT d.step_uuid, d.task_uuid, d.attempts, d.name
+          FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text)
+         WHERE d.action = 'exhausted'
+    LOOP
+        PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
+            'step_uuid', v_exhausted.step_uuid,
+            'task_uuid', v_exhausted.task_uuid,
+            'attempt', v_exhausted.attempts,
+            'status', 'permanent_error',
+            'error', jsonb_build_object(
+                'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
+                                  v_exhausted.name, v_exhausted.attempts),
+                'class', 'VisibilityTimeout')));
+        PERFORM pg_notify('tasker_step_results', '');
+    END LOOP;
+
+    IF v_stale IS NOT NULL THEN
+        PERFORM pgmq.delete(v_queue, v_stale);
+    END IF;
+
+    IF v_claim IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_claim, 'claim', v_claim_p, v_meta, v_now);
+    END IF;
+    IF v_reclaim IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_reclaim, 'reclaim', v_reclaim_p, v_meta, v_now);
+    END IF;
+
+    RETURN QUERY
+    SELECT s.dispatch_msg_id, s.step_uuid, s.task_uuid, s.attempts, s.max_attempts, s.namespace,
+           t.name, t.version, s.name, s.handler, s.timeout_seconds, t.context, s.inputs,
+           coalesce((SELECT jsonb_object_agg(p.name, coalesce(p.results, 'null'::jsonb))
+                       FROM tasker.workflow_step_edges e
+                       JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
+                      WHERE e.to_step_uuid = s.step_uuid), '{}'::jsonb)
+      FROM tasker.workflow_steps s
+      JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+     WHERE s.step_uuid = ANY (coalesce(v_claim, '{}') || coalesce(v_reclaim, '{}'))
+     ORDER BY s.step_uuid;
+END;
+$_$;
+
+--
+-- Name: FUNCTION claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone) IS 'The worker''s call to get work: reads up to p_limit messages of the namespace queue (hidden for p_vt_seconds) and claims their steps (enqueued -> in_progress, or a new attempt when a message came back); stale messages are deleted. Returns, per claimed step, everything its handler needs. TK002 unknown namespace, TK004 limits below 1.';
+
+--
+-- Name: complete_step(uuid, jsonb, text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.complete_step(p_step_uuid uuid, p_result jsonb DEFAULT NULL::jsonb, p_reason text DEFAULT NULL::text) RETURNS text
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    SELECT tasker._operate_step(p_step_uuid, 'complete_manually',
+                                jsonb_build_object('results', coalesce(p_result, 'null'::jsonb)), p_reason);
+$$;
+
+--
+-- Name: FUNCTION complete_step(p_step_uuid uuid, p_result jsonb, p_reason text); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.complete_step(p_step_uuid uuid, p_result jsonb, p_reason text) IS 'Completes a step by hand with p_result, which its children receive as its results; the task''s state is re-derived. TK001, TK002, TK006. Returns the step''s state afterwards.';
+
+--
+-- Name: create_task(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.create_task(p_namespace text, p_name text, p_version text DEFAULT NULL::text, p_context jsonb DEFAULT '{}'::jsonb, p_options jsonb DEFAULT '{}'::jsonb) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_new record;
+BEGIN
+    SELECT * INTO v_new FROM tasker._insert_task(p_namespace, p_name, p_version, p_context, p_options);
+    IF v_new.o_created THEN
+        PERFORM tasker._start_tasks(ARRAY[v_new.o_task_uuid]);
+    END IF;
+    RETURN v_new.o_task_uuid;
+END;
+$$;
+
+--
+-- Name: FUNCTION create_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.create_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb) IS 'Creates a task from a registered template and dispatches its root steps, in one transaction. An idempotency_key reused with the same request returns the first task (TK005 for a different request); TK002 unknown template, TK004 invalid context or options; nothing is written on error. Returns the task_uuid.';
+
+--
+-- Name: create_tasks(jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.create_tasks(p_requests jsonb) RETURNS TABLE(ordinality integer, task_uuid uuid, error_code text, error_message text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_req     record;
+    v_hint    text;
+    v_new     record;
+    v_created uuid[] := '{}'::uuid[];
+BEGIN
+    IF jsonb_typeof(p_requests) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'create_tasks expects a JSON array of requests';
+    END IF;
+    FOR v_req IN SELECT e.value AS body, e.ordinality::integer AS n FROM jsonb_array_elements(p_requests) WITH ORDINALITY e LOOP
+        ordinality := v_req.n;
+        BEGIN
+            IF jsonb_typeof(v_req.body) <> 'object' THEN
+                RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'a task request must be a JSON object';
+            END IF;
+            SELECT * INTO v_new FROM tasker._insert_task(
+                v_req.body ->> 'namespace', v_req.body ->> 'name', v_req.body ->> 'version',
+                coalesce(v_req.body -> 'context', '{}'), coalesce(v_req.body -> 'options', '{}'));
+            task_uuid := v_new.o_task_uuid;
+            IF v_new.o_created THEN
+                v_created := v_created || v_new.o_task_uuid;
+            END IF;
+            error_code := NULL;
+            error_message := NULL;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_hint = PG_EXCEPTION_HINT;
+            task_uuid := NULL;
+            error_code := SQLSTATE;
+            error_message := CASE WHEN coalesce(v_hint, '') = '' THEN SQLERRM ELSE SQLERRM || ' (' || v_hint || ')' END;
+        END;
+        RETURN NEXT;
+    END LOOP;
+    -- Every new task's roots in one dispatch (rows returned above are sent at the end anyway).
+    IF cardinality(v_created) > 0 THEN
+        PERFORM tasker._start_tasks(v_created);
+    END IF;
+END;
+$$;
+
+--
+-- Name: FUNCTION create_tasks(p_requests jsonb); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.create_tasks(p_requests jsonb) IS 'Creates many tasks in one call and one transaction, as create_task would one by one: each request runs in its own subtransaction, so a failing one is reported with its SQLSTATE and message and the others are created. Returns one row per request, in order.';
+
+--
+-- Name: enqueue_ready_steps(integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.enqueue_ready_steps(p_limit integer DEFAULT 1000, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(step_uuid uuid, task_uuid uuid, queue_name text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_now   timestamptz := coalesce(p_now, now());
+    v_steps uuid[];
+BEGIN
+    SELECT array_agg(picked.step_uuid ORDER BY picked.step_uuid) INTO v_steps
+      FROM (SELECT s.step_uuid
+              FROM tasker.workflow_steps s
+             WHERE s.ready_at IS NOT NULL
+               AND s.ready_at <= v_now
+             ORDER BY s.priority DESC, s.ready_at, s.step_uuid
+             LIMIT greatest(p_limit, 0)
+               FOR UPDATE SKIP LOCKED) AS picked;
+
+    RETURN QUERY SELECT * FROM tasker._dispatch_steps(v_steps, v_now);
+END;
+$$;
+
+--
+-- Name: FUNCTION enqueue_ready_steps(p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.enqueue_ready_steps(p_limit integer, p_now timestamp with time zone) IS 'The step enqueuer''s call: picks up to p_limit dispatchable steps (highest priority, then oldest ready_at) FOR UPDATE SKIP LOCKED and sends them to their namespace queues in this transaction, so a step is never dispatched twice nor lost. Returns one row per step sent.';
+
+--
+-- Name: extend_visibility(text, bigint[], integer); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer DEFAULT 30) RETURNS SETOF bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_queue text;
+    v_id    bigint;
+BEGIN
+    SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
+    IF v_queue IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
+    END IF;
+    FOREACH v_id IN ARRAY coalesce(p_msg_ids, '{}') LOOP
+        RETURN QUERY SELECT r.msg_id FROM pgmq.set_vt(v_queue, v_id, p_vt_seconds) r;
+    END LOOP;
+END;
+$$;
+
+--
+-- Name: FUNCTION extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer) IS 'The worker heartbeat: pushes the visibility timeout of the given messages p_vt_seconds into the future. Returns the ids extended. TK002 unknown namespace.';
+
+--
+-- Name: finalize_task(uuid, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.finalize_task(p_task_uuid uuid, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+BEGIN
+    PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('task %s not found', p_task_uuid);
+    END IF;
+    UPDATE tasker.tasks t SET finalization_requested_at = NULL WHERE t.task_uuid = p_task_uuid;
+    RETURN tasker._evaluate_task(p_task_uuid, p_now);
+END;
+$$;
+
+--
+-- Name: FUNCTION finalize_task(p_task_uuid uuid, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.finalize_task(p_task_uuid uuid, p_now timestamp with time zone) IS 'Re-derives one task''s state now, waiting for its lock; for operators and tests. TK002 unknown task. Returns the state afterwards.';
+
+--
+-- Name: finalize_tasks(integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.finalize_tasks(p_limit integer DEFAULT 100, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(task_uuid uuid, from_state text, to_state text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_ids  uuid[];
+    v_row  record;
+BEGIN
+    SELECT array_agg(x.task_uuid ORDER BY x.task_uuid) INTO v_ids
+      FROM (SELECT t.task_uuid FROM tasker.tasks t
+             WHERE t.finalization_requested_at IS NOT NULL
+             ORDER BY t.finalization_requested_at, t.task_uuid
+             LIMIT greatest(p_limit, 0)
+               FOR UPDATE SKIP LOCKED) x;
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+
+    UPDATE tasker.tasks t SET finalization_requested_at = NULL WHERE t.task_uuid = ANY (v_ids);
+
+    FOR v_row IN SELECT t.task_uuid, t.state FROM tasker.tasks t WHERE t.task_uuid = ANY (v_ids) ORDER BY t.task_uuid LOOP
+        task_uuid := v_row.task_uuid;
+        from_state := v_row.state;
+        to_state := tasker._evaluate_task(v_row.task_uuid, p_now);
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+
+--
+-- Name: FUNCTION finalize_tasks(p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.finalize_tasks(p_limit integer, p_now timestamp with time zone) IS 'The task finalizer''s call: takes up to p_limit flagged tasks FOR UPDATE SKIP LOCKED, clears the flag and re-derives each task''s state from its steps (a task entering error gets a DLQ entry). Returns (task_uuid, from_state, to_state) per task taken.';
+
+--
+-- Name: json_schema_errors(jsonb, jsonb, text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.json_schema_errors(p_schema jsonb, p_doc jsonb, p_path text DEFAULT '$'::text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_errors text[] := '{}'::text[];
+    v_types  text[];
+    v_type   text := jsonb_typeof(p_doc);
+    v_ok     boolean;
+    v_key    text;
+    v_sub    jsonb;
+    v_elem   jsonb;
+    v_idx    bigint;
+BEGIN
+    IF p_schema IS NULL OR jsonb_typeof(p_schema) <> 'object' THEN
+        RETURN v_errors;
+    END IF;
+
+    IF p_schema ? 'type' THEN
+        v_types := CASE jsonb_typeof(p_schema -> 'type')
+            WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(p_schema -> 'type'))
+            ELSE ARRAY[p_schema ->> 'type'] END;
+        v_ok := v_type = ANY (v_types)
+             OR (v_type = 'number' AND 'integer' = ANY (v_types) AND (p_doc #>> '{}')::numeric % 1 = 0);
+        IF NOT v_ok THEN
+            RETURN array_append(v_errors, format('%s: expected %s, got %s', p_path, array_to_string(v_types, ' or '), v_type));
+        END IF;
+    END IF;
+
+    IF p_schema ? 'enum' AND NOT (p_schema -> 'enum') @> jsonb_build_array(p_doc) THEN
+        v_errors := array_append(v_errors, format('%s: must be one of %s', p_path, p_schema -> 'enum'));
+    END IF;
+    IF p_schema ? 'const' AND p_schema -> 'const' <> p_doc THEN
+        v_errors := array_append(v_errors, format('%s: must equal %s', p_path, p_schema -> 'const'));
+    END IF;
+
+    IF v_type = 'object' THEN
+        IF jsonb_typeof(p_schema -> 'required') = 'array' THEN
+            FOR v_key IN SELECT jsonb_array_elements_text(p_schema -> 'required') LOOP
+                IF NOT p_doc ? v_key THEN
+                    v_errors := array_append(v_errors, format('%s: missing required property ''%s''', p_path, v_key));
+                END IF;
+            END LOOP;
+        END IF;
+        FOR v_key, v_elem IN SELECT e.key, e.value FROM jsonb_each(p_doc) e LOOP
+            v_sub := p_schema -> 'properties' -> v_key;
+            IF v_sub IS NOT NULL THEN
+                v_errors := v_errors || tasker.json_schema_errors(v_sub, v_elem, p_path || '.' || v_key);
+            ELSIF p_schema -> 'additionalProperties' = 'false'::jsonb THEN
+                v_errors := array_append(v_errors, format('%s: unexpected property ''%s''', p_path, v_key));
+            ELSIF jsonb_typeof(p_schema -> 'additionalProperties') = 'object' THEN
+                v_errors := v_errors || tasker.json_schema_errors(p_schema -> 'additionalProperties', v_elem, p_path || '.' || v_key);
+            END IF;
+        END LOOP;
+    ELSIF v_type = 'array' THEN
+        IF p_schema ? 'minItems' AND jsonb_array_length(p_doc) < (p_schema ->> 'minItems')::integer THEN
+            v_errors := array_append(v_errors, format('%s: expected at least %s items', p_path, p_schema ->> 'minItems'));
+        END IF;
+        IF p_schema ? 'maxItems' AND jsonb_array_length(p_doc) > (p_schema ->> 'maxItems')::integer THEN
+            v_errors := array_append(v_errors, format('%s: expected at most %s items', p_path, p_schema ->> 'maxItems'));
+        END IF;
+        IF jsonb_typeof(p_schema -> 'items') = 'object' THEN
+            FOR v_elem, v_idx IN SELECT e.value, e.ordinality - 1 FROM jsonb_array_elements(p_doc) WITH ORDINALITY e LOOP
+                v_errors := v_errors || tasker.json_schema_errors(p_schema -> 'items', v_elem, format('%s[%s]', p_path, v_idx));
+            END LOOP;
+        END IF;
+    ELSIF v_type = 'string' THEN
+        IF p_schema ? 'minLength' AND length(p_doc #>> '{}') < (p_schema ->> 'minLength')::integer THEN
+            v_errors := array_append(v_errors, format('%s: shorter than %s characters', p_path, p_schema ->> 'minLength'));
+        END IF;
+        IF p_schema ? 'maxLength' AND length(p_doc #>> '{}') > (p_schema ->> 'maxLength')::integer THEN
+            v_errors := array_append(v_errors, format('%s: longer than %s characters', p_path, p_schema ->> 'maxLength'));
+        END IF;
+        IF p_schema ? 'pattern' AND NOT (p_doc #>> '{}') ~ (p_schema ->> 'pattern') THEN
+            v_errors := array_append(v_errors, format('%s: does not match pattern %s', p_path, p_schema ->> 'pattern'));
+        END IF;
+    ELSIF v_type = 'number' THEN
+        IF p_schema ? 'minimum' AND (p_doc #>> '{}')::numeric < (p_schema ->> 'minimum')::numeric THEN
+            v_errors := array_append(v_errors, format('%s: less than minimum %s', p_path, p_schema ->> 'minimum'));
+        END IF;
+        IF p_schema ? 'maximum' AND (p_doc #>> '{}')::numeric > (p_schema ->> 'maximum')::numeric THEN
+            v_errors := array_append(v_errors, format('%s: greater than maximum %s', p_path, p_schema ->> 'maximum'));
+        END IF;
+    END IF;
+    RETURN v_errors;
+END;
+$$;
+
+--
+-- Name: FUNCTION json_schema_errors(p_schema jsonb, p_doc jsonb, p_path text); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.json_schema_errors(p_schema jsonb, p_doc jsonb, p_path text) IS 'Validates a JSON document against the JSON Schema subset of template input_schema. Pure. Returns one message per violation, each starting with the JSON path; an empty array means valid.';
+
+--
+-- Name: list_namespaces(); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.list_namespaces() RETURNS TABLE(name text, queue_name text, created_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT n.name, n.queue_name, n.created_at FROM tasker.namespaces n ORDER BY n.name;
+$$;
+
+--
+-- Name: FUNCTION list_namespaces(); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.list_namespaces() IS 'Every namespace with its worker queue (worker_<namespace>_queue), by name.';
+
+--
+-- Name: next_ready_at(timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.next_ready_at(p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT min(s.ready_at) FROM tasker.workflow_steps s
+     WHERE s.ready_at IS NOT NULL AND s.ready_at > coalesce(p_now, now());
+$$;
+
+--
+-- Name: FUNCTION next_ready_at(p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.next_ready_at(p_now timestamp with time zone) IS 'The earliest ready_at still in the future (a retry coming due), or NULL: when the step enqueuer next has work without being notified.';
+
+--
+-- Name: normalize_template(jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.normalize_template(p_definition jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $_$
+DECLARE
+    v_ns      text := p_definition ->> 'namespace';
+    v_name    text := p_definition ->> 'name';
+    v_version text := p_definition ->> 'version';
+    v_label   text;
+    v_steps   jsonb := '[]'::jsonb;
+    v_step    jsonb;
+    v_retry   jsonb;
+    v_names   text[] := '{}'::text[];
+    v_sname   text;
+    v_dep     text;
+    v_deps    jsonb;
+    v_timeout jsonb;
+    v_remaining text[];
+    v_progress boolean;
+    v_pos     integer := 0;
+BEGIN
+    IF p_definition IS NULL OR jsonb_typeof(p_definition) <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = 'template definition must be a JSON object';
+    END IF;
+    IF v_ns IS NULL OR jsonb_typeof(p_definition -> 'namespace') <> 'string' OR v_ns !~ '^[a-z][a-z0-9_]{0,33}$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003',
+            MESSAGE = format('template namespace %s is invalid', coalesce(p_definition ->> 'namespace', '(missing)')),
+            HINT = 'a namespace is 1-34 characters: a lowercase letter, then lowercase letters, digits or _';
+    END IF;
+    IF v_name IS NULL OR jsonb_typeof(p_definition -> 'name') <> 'string' OR v_name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003',
+            MESSAGE = format('template name %s is invalid', coalesce(p_definition ->> 'name', '(missing)')),
+            HINT = 'a name is 1-128 characters: letters, digits, _ . -';
+    END IF;
+    IF v_version IS NULL OR jsonb_typeof(p_definition -> 'version') <> 'string' OR v_version !~ '^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003',
+            MESSAGE = format('template version %s is invalid', coalesce(p_definition ->> 'version', '(missing)')),
+            HINT = 'a version is a string such as "1.0.0"';
+    END IF;
+    v_label := v_ns || '/' || v_name || '/' || v_version;
+    SELECT k INTO v_sname FROM jsonb_object_keys(p_definition) k
+     WHERE k NOT IN ('namespace', 'name', 'version', 'description', 'input_schema', 'steps') LIMIT 1;
+    IF v_sname IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: unknown key ''%s''', v_label, v_sname),
+            HINT = 'template keys are namespace, name, version, description, input_schema, steps';
+    END IF;
+    IF p_definition ? 'description' AND jsonb_typeof(p_definition -> 'description') NOT IN ('string', 'null') THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: description must be a string', v_label);
+    END IF;
+
+    IF jsonb_typeof(p_definition -> 'steps') IS DISTINCT FROM 'array' OR jsonb_array_length(p_definition -> 'steps') = 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s has no steps', v_label);
+    END IF;
+    IF p_definition ? 'input_schema' AND jsonb_typeof(p_definition -> 'input_schema') NOT IN ('object', 'null') THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: input_schema must be an object', v_label);
+    END IF;
+
+    FOR v_step IN SELECT e FROM jsonb_array_elements(p_definition -> 'steps') e LOOP
+        v_pos := v_pos + 1;
+        IF jsonb_typeof(v_step) <> 'object' THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: step #%s is not an object', v_label, v_pos);
+        END IF;
+        SELECT k INTO v_dep FROM jsonb_object_keys(v_step) k
+         WHERE k NOT IN ('name', 'handler', 'description', 'depends_on', 'retry', 'timeout_seconds', 'inputs') LIMIT 1;
+        IF v_dep IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step #%s (%s): unknown key ''%s''', v_label, v_pos, coalesce(v_step ->> 'name', '?'), v_dep),
+                HINT = 'step keys are name, handler, description, depends_on, retry, timeout_seconds, inputs';
+        END IF;
+        v_sname := v_step ->> 'name';
+        IF v_sname IS NULL OR jsonb_typeof(v_step -> 'name') <> 'string' OR v_sname !~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step #%s has an invalid name %s', v_label, v_pos, coalesce(v_step ->> 'name', '(missing)'));
+        END IF;
+        IF v_sname = ANY (v_names) THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: duplicate step name ''%s''', v_label, v_sname);
+        END IF;
+        v_names := array_append(v_names, v_sname);
+        IF jsonb_typeof(v_step -> 'handler') IS DISTINCT FROM 'string' OR length(v_step ->> 'handler') = 0 THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: step ''%s'' has no handler', v_label, v_sname);
+        END IF;
+
+        v_deps := coalesce(v_step -> 'depends_on', '[]');
+        IF jsonb_typeof(v_deps) <> 'array' OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_deps) d WHERE jsonb_typeof(d) <> 'string') THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step ''%s'': depends_on must be a list of step names', v_label, v_sname);
+        END IF;
+        IF (SELECT count(*) <> count(DISTINCT d) FROM jsonb_array_elements_text(v_deps) d) THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step ''%s'' lists a dependency twice', v_label, v_sname);
+        END IF;
+
+        v_retry := coalesce(v_step -> 'retry', '{}');
+        IF jsonb_typeof(v_retry) <> 'object' THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: step ''%s'': retry must be an object', v_label, v_sname);
+        END IF;
+        SELECT k INTO v_dep FROM jsonb_object_keys(v_retry) k
+         WHERE k NOT IN ('max_attempts', 'backoff', 'base_ms', 'max_ms') LIMIT 1;
+        IF v_dep IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step ''%s'': unknown retry key ''%s''', v_label, v_sname, v_dep),
+                HINT = 'retry keys are max_attempts, backoff, base_ms, max_ms';
+        END IF;
+        v_retry := jsonb_build_object(
+            'max_attempts', coalesce(v_retry -> 'max_attempts', '3'),
+            'backoff', coalesce(v_retry -> 'backoff', '"exponential"'),
+            'base_ms', coalesce(v_retry -> 'base_ms', '1000'),
+            'max_ms', coalesce(v_retry -> 'max_ms', '60000'));
+        IF jsonb_typeof(v_retry -> 'max_attempts') <> 'number' OR (v_retry ->> 'max_attempts')::numeric % 1 <> 0
+           OR (v_retry ->> 'max_attempts')::numeric NOT BETWEEN 1 AND 1000 THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step ''%s'': retry.max_attempts must be an integer from 1 to 1000', v_label, v_sname);
+        END IF;
+        IF v_retry ->> 'backoff' NOT IN ('none', 'linear', 'exponential') OR jsonb_typeof(v_retry -> 'backoff') <> 'string' THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step ''%s'': retry.backoff must be none, linear or exponential', v_label, v_sname);
+        END IF;
+        IF jsonb_typeof(v_retry -> 'base_ms') <> 'number' OR jsonb_typeof(v_retry -> 'max_ms') <> 'number'
+           OR (v_retry ->> 'base_ms')::numeric % 1 <> 0 OR (v_retry ->> 'max_ms')::numeric % 1 <> 0
+           OR (v_retry ->> 'base_ms')::numeric NOT BETWEEN 0 AND 86400000
+           OR (v_retry ->> 'max_ms')::numeric NOT BETWEEN 0 AND 86400000
+           OR (v_retry ->> 'max_ms')::numeric < (v_retry ->> 'base_ms')::numeric THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step ''%s'': retry.base_ms and retry.max_ms must be integers from 0 to 86400000 with base_ms <= max_ms', v_label, v_sname);
+        END IF;
+
+        v_timeout := coalesce(v_step -> 'timeout_seconds', '300');
+        IF jsonb_typeof(v_timeout) <> 'number' OR (v_timeout #>> '{}')::numeric % 1 <> 0
+           OR (v_timeout #>> '{}')::numeric NOT BETWEEN 1 AND 604800 THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step ''%s'': timeout_seconds must be an integer from 1 to 604800', v_label, v_sname);
+        END IF;
+        IF v_step ? 'inputs' AND jsonb_typeof(v_step -> 'inputs') <> 'object' THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: step ''%s'': inputs must be an object', v_label, v_sname);
+        END IF;
+
+        -- Integers written as 5.0 are stored as 5.
+        v_retry := jsonb_build_object(
+            'max_attempts', (v_retry ->> 'max_attempts')::numeric::integer,
+            'backoff', v_retry -> 'backoff',
+            'base_ms', (v_retry ->> 'base_ms')::numeric::integer,
+            'max_ms', (v_retry ->> 'max_ms')::numeric::integer);
+        v_steps := v_steps || jsonb_build_array(
+            jsonb_build_object(
+                'name', v_sname,
+                'handler', v_step -> 'handler',
+                'depends_on', v_deps,
+                'retry', v_retry,
+                'timeout_seconds', (v_timeout #>> '{}')::numeric::integer,
+                'inputs', coalesce(v_step -> 'inputs', '{}'))
+            || CASE WHEN jsonb_typeof(v_step -> 'description') = 'string'
+                    THEN jsonb_build_object('description', v_step -> 'description') ELSE '{}'::jsonb END);
+    END LOOP;
+
+    -- Every dependency names another step of this template.
+    FOR v_sname, v_dep IN
+        SELECT s ->> 'name', d FROM jsonb_array_elements(v_steps) s, jsonb_array_elements_text(s -> 'depends_on') d
+    LOOP
+        IF v_dep = v_sname THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: step ''%s'' depends on itself', v_label, v_sname);
+        END IF;
+        IF NOT v_dep = ANY (v_names) THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step ''%s'' depends on unknown step ''%s''', v_label, v_sname, v_dep),
+                HINT = 'steps are: ' || array_to_string(v_names, ', ');
+        END IF;
+    END LOOP;
+
+    -- No cycles: peel off steps whose dependencies are all peeled (Kahn); what remains is on or behind a cycle.
+    v_remaining := v_names;
+    LOOP
+        SELECT array_agg(s ->> 'name') INTO v_remaining
+          FROM jsonb_array_elements(v_steps) s
+         WHERE s ->> 'name' = ANY (v_remaining)
+           AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(s -> 'depends_on') d WHERE d = ANY (v_remaining));
+        v_progress := coalesce(cardinality(v_remaining), 0) < coalesce(cardinality(v_names), 0);
+        EXIT WHEN v_remaining IS NULL;
+        IF NOT v_progress OR cardinality(v_remaining) = cardinality(v_names) THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: dependency cycle among steps %s', v_label, array_to_string(v_remaining, ', '));
+        END IF;
+        v_names := v_remaining;
+    END LOOP;
+
+    RETURN jsonb_build_object('namespace', v_ns, 'name', v_name, 'version', v_version, 'steps', v_steps)
+        || CASE WHEN jsonb_typeof(p_definition -> 'description') = 'string'
+                THEN jsonb_build_object('description', p_definition -> 'description') ELSE '{}'::jsonb END
+        || CASE WHEN jsonb_typeof(p_definition -> 'input_schema') = 'object'
+                THEN jsonb_build_object('input_schema', p_definition -> 'input_schema') ELSE '{}'::jsonb END;
+END;
+$_$;
+
+--
+-- Name: FUNCTION normalize_template(p_definition jsonb); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.normalize_template(p_definition jsonb) IS 'Validates a task template and returns it with every default filled in; raises TK003 naming the template and the problem. Pure.';
+
+--
+-- Name: performance_metrics(integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.performance_metrics(p_hours integer DEFAULT 24, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(hours integer, tasks_created bigint, tasks_completed bigint, tasks_failed bigint, tasks_cancelled bigint, tasks_active bigint, completion_rate double precision, error_rate double precision, mean_task_duration_ms double precision, mean_step_duration_ms double precision, steps_completed bigint, steps_per_second double precision, tasks_per_hour double precision)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    WITH w AS (SELECT coalesce(p_now, now()) - make_interval(hours => p_hours) AS since,
+                      greatest(p_hours, 1) * 3600.0 AS secs),
+    t AS (
+        SELECT count(*) FILTER (WHERE x.created_at >= w.since) AS created,
+               count(*) FILTER (WHERE x.state = 'complete' AND x.completed_at >= w.since) AS completed,
+               count(*) FILTER (WHERE x.state = 'error' AND x.completed_at >= w.since) AS failed,
+               count(*) FILTER (WHERE x.state = 'cancelled' AND x.completed_at >= w.since) AS cancelled,
+               count(*) FILTER (WHERE x.created_at >= w.since AND x.completed_at IS NULL) AS active,
+               avg(extract(epoch FROM x.completed_at - x.created_at) * 1000)
+                   FILTER (WHERE x.state = 'complete' AND x.completed_at >= w.since) AS mean_ms
+          FROM tasker.tasks x, w
+         WHERE x.created_at >= w.since OR x.completed_at >= w.since
+    ),
+    s AS (
+        SELECT count(*) AS completed,
+               avg(extract(epoch FROM x.completed_at - x.claimed_at) * 1000) AS mean_ms
+          FROM tasker.workflow_steps x, w
+         WHERE x.state = 'complete' AND x.completed_at >= w.since AND x.claimed_at IS NOT NULL
+    )
+    SELECT p_hours, t.created, t.completed, t.failed, t.cancelled, t.active,
+           CASE WHEN t.completed + t.failed = 0 THEN 0 ELSE t.completed::float8 / (t.completed + t.failed) END,
+           CASE WHEN t.completed + t.failed = 0 THEN 0 ELSE t.failed::float8 / (t.completed + t.failed) END,
+           t.mean_ms::float8, s.mean_ms::float8, s.completed,
+           s.completed / w.secs, t.completed / (w.secs / 3600.0)
+      FROM t, s, w;
+$$;
+
+--
+-- Name: FUNCTION performance_metrics(p_hours integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.performance_metrics(p_hours integer, p_now timestamp with time zone) IS 'Throughput and outcomes over the last p_hours hours, in one row.';
+
+--
+-- Name: process_step_results(integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.process_step_results(p_limit integer DEFAULT 500, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(results integer, completed integer, retried integer, failed integer, ignored integer, dispatched integer, tasks_flagged integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_ids   bigint[];
+    v_msgs  jsonb;
+    v_batch record;
+    v_one   record;
+    v_msg   record;
+    v_done  bigint[] := '{}'::bigint[];
+    v_sum   integer[] := ARRAY[0, 0, 0, 0, 0, 0, 0];
+BEGIN
+    SELECT array_agg(m.msg_id ORDER BY m.msg_id), jsonb_agg(m.message ORDER BY m.msg_id)
+      INTO v_ids, v_msgs
+      FROM pgmq.read('orchestration_step_results', 60, greatest(p_limit, 1)) m;
+    IF v_ids IS NULL THEN
+        RETURN QUERY SELECT 0, 0, 0, 0, 0, 0, 0;
+        RETURN;
+    END IF;
+
+    BEGIN
+        SELECT * INTO v_batch FROM tasker.apply_step_results(v_msgs, p_now);
+        PERFORM pgmq.delete('orchestration_step_results', v_ids);
+        RETURN QUERY SELECT v_batch.results, v_batch.completed, v_batch.retried, v_batch.failed, v_batch.ignored,
+                            v_batch.dispatched, v_batch.tasks_flagged;
+        RETURN;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'applying % step results failed (%); applying them one at a time', cardinality(v_ids), SQLERRM;
+    END;
+
+    FOR v_msg IN SELECT x.id, x.body FROM unnest(v_ids, ARRAY(SELECT jsonb_array_elements(v_msgs))) AS x (id, body) LOOP
+        BEGIN
+            SELECT * INTO v_one FROM tasker.apply_step_results(jsonb_build_array(v_msg.body), p_now);
+            v_sum := ARRAY[v_sum[1] + v_one.results, v_sum[2] + v_one.completed, v_sum[3] + v_one.retried,
+                           v_sum[4] + v_one.failed, v_sum[5] + v_one.ignored, v_sum[6] + v_one.dispatched,
+                           v_sum[7] + v_one.tasks_flagged];
+            v_done := v_done || v_msg.id;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'step result message % cannot be applied and is archived: %', v_msg.id, SQLERRM;
+            PERFORM pgmq.archive('orchestration_step_results', v_msg.id);
+            v_sum := ARRAY[v_sum[1] + 1, v_sum[2], v_sum[3], v_sum[4], v_sum[5] + 1, v_sum[6], v_sum[7]];
+        END;
+    END LOOP;
+    IF cardinality(v_done) > 0 THEN
+        PERFORM pgmq.delete('orchestration_step_results', v_done);
+    END IF;
+    RETURN QUERY SELECT v_sum[1], v_sum[2], v_sum[3], v_sum[4], v_sum[5], v_sum[6], v_sum[7];
+END;
+$$;
+
+--
+-- Name: FUNCTION process_step_results(p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.process_step_results(p_limit integer, p_now timestamp with time zone) IS 'The result processor''s call: reads up to p_limit messages of orchestration_step_results, applies them (apply_step_results) and deletes them, in one transaction; a message that cannot be applied is archived with a WARNING. Returns one row of counts.';
+
+--
+-- Name: register_template(jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.register_template(p_definition jsonb) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_def   jsonb := tasker.normalize_template(p_definition);
+    v_ns    text := v_def ->> 'namespace';
+    v_queue text := 'worker_' || (v_def ->> 'namespace') || '_queue';
+    v_uuid  uuid;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM tasker.namespaces n WHERE n.name = v_ns) THEN
+        PERFORM pgmq.create(v_queue);
+        INSERT INTO tasker.namespaces (name, queue_name) VALUES (v_ns, v_queue)
+        ON CONFLICT (name) DO NOTHING;
+    END IF;
+
+    INSERT INTO tasker.task_templates AS t (template_uuid, namespace, name, version, description, definition)
+    VALUES (tasker.uuid_v7(), v_ns, v_def ->> 'name', v_def ->> 'version', v_def ->> 'description', v_def)
+    ON CONFLICT (namespace, name, version) DO UPDATE
+       SET definition = EXCLUDED.definition,
+           description = EXCLUDED.description,
+           updated_at = CASE WHEN t.definition IS DISTINCT FROM EXCLUDED.definition THEN now() ELSE t.updated_at END
+    RETURNING t.template_uuid INTO v_uuid;
+    RETURN v_uuid;
+END;
+$$;
+
+--
+-- Name: FUNCTION register_template(p_definition jsonb); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.register_template(p_definition jsonb) IS 'Validates (TK003, nothing written) and stores a task template; creates the namespace and its worker queue on first use; registering the same (namespace, name, version) again replaces the definition and keeps the template_uuid. Returns the template_uuid.';
+
+--
+-- Name: reset_step(uuid, text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.reset_step(p_step_uuid uuid, p_reason text DEFAULT NULL::text) RETURNS text
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$ SELECT tasker._operate_step(p_step_uuid, 'reset', NULL, p_reason); $$;
+
+--
+-- Name: FUNCTION reset_step(p_step_uuid uuid, p_reason text); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.reset_step(p_step_uuid uuid, p_reason text) IS 'Puts a failed step back to pending with attempts at 0, dispatched again once its parents are satisfied; the task''s state is re-derived. TK001, TK002, TK006. Returns the step''s state afterwards.';
+
+--
+-- Name: resolve_step(uuid, text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.resolve_step(p_step_uuid uuid, p_reason text DEFAULT NULL::text) RETURNS text
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$ SELECT tasker._operate_step(p_step_uuid, 'resolve', NULL, p_reason); $$;
+
+--
+-- Name: FUNCTION resolve_step(p_step_uuid uuid, p_reason text); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.resolve_step(p_step_uuid uuid, p_reason text) IS 'Marks a step resolved_manually: it satisfies its dependents, without results; the task''s state is re-derived. TK001, TK002, TK006. Returns the step''s state afterwards.';
+
+--
+-- Name: retry_delay_ms(text, integer, integer, integer, bigint); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.retry_delay_ms(p_backoff text, p_base_ms integer, p_max_ms integer, p_attempt integer, p_retry_after_ms bigint DEFAULT NULL::bigint) RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    SELECT CASE
+        WHEN p_retry_after_ms IS NOT NULL THEN greatest(p_retry_after_ms, 0)
+        ELSE floor(d * (1 - 0.25 * random()))::bigint
+    END
+    FROM (SELECT least(p_max_ms::numeric, CASE p_backoff
+                WHEN 'none' THEN 0
+                WHEN 'linear' THEN p_base_ms::numeric * greatest(p_attempt, 1)
+                ELSE p_base_ms::numeric * power(2::numeric, least(greatest(p_attempt, 1) - 1, 40))
+            END) AS d) AS delay;
+$$;
+
+--
+-- Name: FUNCTION retry_delay_ms(p_backoff text, p_base_ms integer, p_max_ms integer, p_attempt integer, p_retry_after_ms bigint); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.retry_delay_ms(p_backoff text, p_base_ms integer, p_max_ms integer, p_attempt integer, p_retry_after_ms bigint) IS 'Milliseconds a step that failed on attempt p_attempt waits before its next dispatch: the retry-after hint when given (floored at 0), else none, linear or exponential backoff capped at p_max_ms and jittered down by up to 25%.';
+
+--
+-- Name: retry_failed_steps(jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.retry_failed_steps(p_filter jsonb DEFAULT '{}'::jsonb) RETURNS TABLE(step_uuid uuid, task_uuid uuid, namespace text, task_name text, step_name text, previous_attempts integer, last_error jsonb, task_state_before text, task_state_after text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    f        jsonb := coalesce(p_filter, '{}');
+    v_key    text;
+    v_limit  integer;
+    v_dry    boolean;
+    v_steps  uuid[];
+    v_tasks  uuid[];
+    v_task   uuid;
+    v_before jsonb;
+BEGIN
+    IF jsonb_typeof(f) <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'retry filter must be a JSON object';
+    END IF;
+    SELECT k INTO v_key FROM jsonb_object_keys(f) k
+     WHERE k NOT IN ('namespace', 'name', 'version', 'task_uuids', 'step_names', 'error_contains', 'error_class',
+                     'failed_after', 'failed_before', 'limit', 'dry_run', 'reason')
+     LIMIT 1;
+    IF v_key IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('unknown retry filter key ''%s''', v_key),
+            HINT = 'keys are namespace, name, version, task_uuids, step_names, error_contains, error_class, failed_after, failed_before, limit, dry_run, reason';
+    END IF;
+    SELECT k INTO v_key FROM unnest(ARRAY['namespace', 'name', 'version', 'error_contains', 'error_class',
+                                          'failed_after', 'failed_before', 'reason']) k
+     WHERE f ? k AND jsonb_typeof(f -> k) <> 'string' LIMIT 1;
+    IF v_key IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('retry filter %s must be a string', v_key);
+    END IF;
+    IF f ? 'task_uuids' AND (jsonb_typeof(f -> 'task_uuids') <> 'array' OR EXISTS (
+            SELECT 1 FROM jsonb_array_elements(f -> 'task_uuids') e
+             WHERE jsonb_typeof(e) <> 'string'
+                OR e #>> '{}' !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'retry filter task_uuids must be a list of UUIDs';
+    END IF;
+    IF f ? 'step_names' AND (jsonb_typeof(f -> 'step_names') <> 'array' OR EXISTS (
+            SELECT 1 FROM jsonb_array_elements(f -> 'step_names') e WHERE jsonb_typeof(e) <> 'string')) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'retry filter step_names must be a list of strings';
+    END IF;
+    IF f ? 'limit' AND (jsonb_typeof(f -> 'limit') <> 'number' OR (f ->> 'limit')::numeric % 1 <> 0
+                        OR (f ->> 'limit')::numeric NOT BETWEEN 1 AND 100000) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'retry filter limit must be an integer from 1 to 100000';
+    END IF;
+    IF f ? 'dry_run' AND jsonb_typeof(f -> 'dry_run') <> 'boolean' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'retry filter dry_run must be true or false';
+    END IF;
+    BEGIN
+        PERFORM (f ->> 'failed_after')::timestamptz, (f ->> 'failed_before')::timestamptz;
+    EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_text_representation THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'retry filter failed_after / failed_before must be timestamps (ISO 8601)';
+    END;
+    v_limit := coalesce((f ->> 'limit')::integer, 1000);
+    v_dry := coalesce((f ->> 'dry_run')::boolean, false);
+
+    SELECT array_agg(x.step_uuid ORDER BY x.step_uuid) INTO v_steps
+      FROM (SELECT s.step_uuid
+              FROM tasker.workflow_steps s
+              JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+             WHERE s.state = 'error'
+               AND t.state NOT IN ('complete', 'cancelled', 'resolved_manually')
+               AND (NOT f ? 'namespace' OR t.namespace = f ->> 'namespace')
+               AND (NOT f ? 'name' OR t.name = f ->> 'name')
+               AND (NOT f ? 'version' OR t.version = f ->> 'version')
+               AND (NOT f ? 'task_uuids' OR s.task_uuid IN (SELECT (e #>> '{}')::uuid FROM jsonb_array_elements(f -> 'task_uuids') e))
+               AND (NOT f ? 'step_names' OR s.name IN (SELECT jsonb_array_elements_text(f -> 'step_names')))
+               AND (NOT f ? 'error_contains' OR strpos(lower(coalesce(s.last_error ->> 'message', '')), lower(f ->> 'error_contains')) > 0)
+               AND (NOT f ? 'error_class' OR s.last_error ->> 'class' = f ->> 'error_class')
+               AND (NOT f ? 'failed_after' OR s.updated_at >= (f ->> 'failed_after')::timestamptz)
+               AND (NOT f ? 'failed_before' OR s.updated_at < (f ->> 'failed_before')::timestamptz)
+             ORDER BY s.step_uuid
+             LIMIT v_limit) x;
+    IF v_steps IS NULL THEN
+        RETURN;
+    END IF;
+
+    IF v_dry THEN
+        RETURN QUERY
+        SELECT s.step_uuid, s.task_uuid, t.namespace, t.name, s.name, s.attempts, s.last_error, t.state, t.state
+          FROM tasker.workflow_steps s JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+         WHERE s.step_uuid = ANY (v_steps)
+         ORDER BY s.step_uuid;
+        RETURN;
+    END IF;
+
+    -- Lock order: steps, then tasks.
+    PERFORM 1 FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_steps) ORDER BY s.step_uuid FOR UPDATE;
+    SELECT array_agg(DISTINCT s.task_uuid) INTO v_tasks FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_steps);
+    PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks) ORDER BY t.task_uuid FOR UPDATE;
+    -- Re-check under the locks: only steps still in error.
+    SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_steps
+      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_steps) AND s.state = 'error';
+    IF v_steps IS NULL THEN
+        RETURN;
+    END IF;
+
+    SELECT jsonb_object_agg(s.step_uuid::text, jsonb_build_object(
+               'attempts', s.attempts, 'last_error', s.last_error, 'task_state', t.state))
+      INTO v_before
+      FROM tasker.workflow_steps s JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+     WHERE s.step_uuid = ANY (v_steps);
+
+    PERFORM tasker.transition_steps(v_steps, 'reset', NULL,
+        jsonb_build_object('reason', coalesce(f ->> 'reason', 'batch retry'), 'filter', f - 'reason'));
+    FOREACH v_task IN ARRAY v_tasks LOOP
+        PERFORM tasker._evaluate_task(v_task);
+    END LOOP;
+    PERFORM pg_notify('tasker_steps_ready', '');
+
+    RETURN QUERY
+    SELECT s.step_uuid, s.task_uuid, t.namespace, t.name, s.name,
+           (v_before -> s.step_uuid::text ->> 'attempts')::integer,
+           v_before -> s.step_uuid::text -> 'last_error',
+           v_before -> s.step_uuid::text ->> 'task_state',
+           t.state
+      FROM tasker.workflow_steps s JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+     WHERE s.step_uuid = ANY (v_steps)
+     ORDER BY s.step_uuid;
+END;
+$_$;
+
+--
+-- Name: FUNCTION retry_failed_steps(p_filter jsonb); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.retry_failed_steps(p_filter jsonb) IS 'Batch retry: resets every failed step matching the filter (error -> pending, attempts 0) and makes its task run again; dry_run only reports. TK004 for an unknown key or a mistyped value. A second identical call finds nothing. Returns one row per step reset (or that would be).';
+
+--
+-- Name: slowest_steps(integer, integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.slowest_steps(p_limit integer DEFAULT 10, p_hours integer DEFAULT 24, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(namespace text, task_name text, step_name text, executions bigint, mean_ms double precision, p95_ms double precision, error_rate double precision)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT s.namespace, t.name, s.name,
+           count(*) FILTER (WHERE s.state = 'complete' AND s.claimed_at IS NOT NULL),
+           coalesce(avg(extract(epoch FROM s.completed_at - s.claimed_at) * 1000)
+               FILTER (WHERE s.state = 'complete' AND s.claimed_at IS NOT NULL), 0)::float8,
+           coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM s.completed_at - s.claimed_at) * 1000)
+               FILTER (WHERE s.state = 'complete' AND s.claimed_at IS NOT NULL), 0)::float8,
+           (count(*) FILTER (WHERE s.state = 'error'))::float8 / count(*)
+      FROM tasker.tasks t
+      JOIN tasker.workflow_steps s ON s.task_uuid = t.task_uuid
+     WHERE t.created_at >= coalesce(p_now, now()) - make_interval(hours => p_hours)
+     GROUP BY s.namespace, t.name, s.name
+     ORDER BY 5 DESC, 4 DESC
+     LIMIT greatest(p_limit, 0);
+$$;
+
+--
+-- Name: FUNCTION slowest_steps(p_limit integer, p_hours integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.slowest_steps(p_limit integer, p_hours integer, p_now timestamp with time zone) IS 'The slowest steps (by namespace, template and step name) of tasks created in the last p_hours hours: mean and p95 claim-to-completion time and error rate, slowest first.';
+
+--
+-- Name: slowest_templates(integer, integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.slowest_templates(p_limit integer DEFAULT 10, p_hours integer DEFAULT 24, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(namespace text, name text, version text, tasks bigint, mean_ms double precision, p95_ms double precision)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT t.namespace, t.name, t.version, count(*),
+           avg(extract(epoch FROM t.completed_at - t.created_at) * 1000)::float8,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM t.completed_at - t.created_at) * 1000)::float8
+      FROM tasker.tasks t
+     WHERE t.state = 'complete' AND t.created_at >= coalesce(p_now, now()) - make_interval(hours => p_hours)
+     GROUP BY t.namespace, t.name, t.version
+     ORDER BY 5 DESC
+     LIMIT greatest(p_limit, 0);
+$$;
+
+--
+-- Name: FUNCTION slowest_templates(p_limit integer, p_hours integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.slowest_templates(p_limit integer, p_hours integer, p_now timestamp with time zone) IS 'The slowest templates of complete tasks created in the last p_hours hours: mean and p95 task duration, slowest first.';
+
+--
+-- Name: state_counts(); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.state_counts() RETURNS TABLE(kind text, state text, count bigint)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT 'task', t.state, count(*) FROM tasker.tasks t GROUP BY t.state
+    UNION ALL
+    SELECT 'step', s.state, count(*) FROM tasker.workflow_steps s GROUP BY s.state;
+$$;
+
+--
+-- Name: FUNCTION state_counts(); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.state_counts() IS 'How many tasks and steps are in each state: one row per (kind, state) that has rows. For dashboards, not hot paths.';
+
+--
+-- Name: step_transitions(uuid); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.step_transitions(p_step_uuid uuid) RETURNS TABLE(id bigint, from_state text, to_state text, event text, attempt integer, metadata jsonb, created_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT h.id, h.from_state, h.to_state, h.event, h.attempt, h.metadata, h.created_at
+      FROM tasker.workflow_step_transitions h
+     WHERE h.step_uuid = p_step_uuid
+     ORDER BY h.id;
+$$;
+
+--
+-- Name: FUNCTION step_transitions(p_step_uuid uuid); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.step_transitions(p_step_uuid uuid) IS 'A step''s state history, oldest first; no rows for an unknown step.';
+
+--
+-- Name: submit_step_result(uuid, integer, bigint, text, jsonb, jsonb, bigint); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb DEFAULT NULL::jsonb, p_error jsonb DEFAULT NULL::jsonb, p_retry_after_ms bigint DEFAULT NULL::bigint) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    SELECT r.accepted
+      FROM tasker.submit_step_results(jsonb_build_array(
+               jsonb_build_object('step_uuid', p_step_uuid, 'attempt', p_attempt, 'msg_id', p_msg_id, 'status', p_status)
+               || CASE WHEN p_result IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('result', p_result) END
+               || CASE WHEN p_error IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('error', p_error) END
+               || CASE WHEN p_retry_after_ms IS NULL THEN '{}'::jsonb
+                       ELSE jsonb_build_object('retry_after_ms', p_retry_after_ms) END)) r;
+$$;
+
+--
+-- Name: FUNCTION submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb, p_error jsonb, p_retry_after_ms bigint); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb, p_error jsonb, p_retry_after_ms bigint) IS 'One result; see tasker.submit_step_results. Returns accepted.';
+
+--
+-- Name: submit_step_results(jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.submit_step_results(p_results jsonb) RETURNS TABLE(step_uuid uuid, accepted boolean)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_bad      jsonb;
+    v_ids      uuid[];
+    v_decided  jsonb;
+    v_messages jsonb[];
+    v_queue    record;
+BEGIN
+    IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'submit_step_results expects a JSON array of results';
+    END IF;
+    SELECT e INTO v_bad FROM jsonb_array_elements(p_results) e
+     WHERE jsonb_typeof(e) <> 'object'
+        OR coalesce(e ->> 'step_uuid', '') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        OR coalesce(e ->> 'attempt', '') !~ '^[0-9]{1,9}$'
+        OR coalesce(e ->> 'msg_id', '') !~ '^[0-9]{1,18}$'
+        OR coalesce(e ->> 'status', '') NOT IN ('success', 'retryable_error', 'permanent_error')
+        OR (e ? 'retry_after_ms' AND jsonb_typeof(e -> 'retry_after_ms') <> 'null'
+            AND coalesce(e ->> 'retry_after_ms', '') !~ '^[0-9]{1,12}$')
+        OR (e ->> 'status' <> 'success' AND jsonb_typeof(e -> 'error') IS DISTINCT FROM 'object')
+     LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('invalid step result %s', left(v_bad::text, 500)),
+            HINT = 'each result needs step_uuid, attempt, msg_id, status (success, retryable_error, permanent_error) and, for failures, an error object';
+    END IF;
+
+    v_ids := ARRAY(SELECT (e ->> 'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
+    SELECT jsonb_agg(jsonb_build_object(
+               'ord', e.ordinality,
+               'step_uuid', e.value ->> 'step_uuid',
+               'accepted', coalesce(s.state = 'in_progress'
+                                    AND s.attempts = (e.value ->> 'attempt')::integer
+                                    AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false),
+               'queue_name', s.queue_name,
+               'msg_id', (e.value ->> 'msg_id')::bigint,
+               'message', jsonb_build_object(
+                              'step_uuid', e.value ->> 'step_uuid',
+                              'task_uuid', s.task_uuid,
+                              'attempt', (e.value ->> 'attempt')::integer,
+                              'status', e.value ->> 'status')
+                          || (e.value - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id'])))
+      INTO v_decided
+      FROM jsonb_array_elements(p_results) WITH ORDINALITY e
+      LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.task_uuid, w.dispatch_msg_id, n.queue_name
+                   FROM tasker.workflow_steps w
+                   JOIN tasker.namespaces n ON n.name = w.namespace
+                  WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid;
+
+    -- One send for every accepted result, one delete per queue: both in this transaction.
+    SELECT array_agg(d.message ORDER BY d.ord) INTO v_messages
+      FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, accepted boolean, message jsonb)
+     WHERE d.accepted;
+    IF v_messages IS NOT NULL THEN
+        PERFORM pgmq.send_batch('orchestration_step_results', v_messages);
+        FOR v_queue IN
+            SELECT d.queue_name, array_agg(d.msg_id) AS msg_ids
+              FROM jsonb_to_recordset(v_decided) AS d (accepted boolean, queue_name text, msg_id bigint)
+             WHERE d.accepted
+             GROUP BY d.queue_name
+        LOOP
+            PERFORM pgmq.delete(v_queue.queue_name, v_queue.msg_ids);
+        END LOOP;
+        PERFORM pg_notify('tasker_step_results', '');
+    END IF;
+
+    RETURN QUERY
+    SELECT d.step_uuid, d.accepted
+      FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, step_uuid uuid, accepted boolean)
+     ORDER BY d.ord;
+END;
+$_$;
+
+--
+-- Name: FUNCTION submit_step_results(p_results jsonb); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.submit_step_results(p_results jsonb) IS 'The worker''s acknowledgement: per result, when the step is in_progress on that attempt with that dispatch message, sends the result to orchestration_step_results and deletes the dispatch message, both or neither (accepted); otherwise touches nothing. Malformed input raises TK004 and sends nothing. Returns (step_uuid, accepted) per element.';
+
+--
+-- Name: sweep_stale_steps(integer, integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer DEFAULT 60, p_limit integer DEFAULT 100, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $_$
+DECLARE
+    v_now    timestamptz := coalesce(p_now, now());
+    v_queue  record;
+    v_lost   uuid[] := '{}'::uuid[];
+    v_ids    uuid[];
+    v_step   record;
+    v_failed uuid[];
+    v_count  integer := 0;
+BEGIN
+    FOR v_queue IN
+        SELECT n.queue_name, array_agg(s.step_uuid) AS steps, array_agg(s.dispatch_msg_id) AS msg_ids
+          FROM (SELECT s.step_uuid, s.namespace, s.dispatch_msg_id
+                  FROM tasker.workflow_steps s
+                 WHERE s.state IN ('enqueued', 'in_progress')
+                   AND coalesce(s.claimed_at, s.enqueued_at) + make_interval(secs => s.timeout_seconds + p_grace_seconds) < v_now
+                 ORDER BY s.step_uuid
+                 LIMIT greatest(p_limit, 0)
+                   FOR UPDATE SKIP LOCKED) s
+          JOIN tasker.namespaces n ON n.name = s.namespace
+         GROUP BY n.queue_name
+    LOOP
+        -- Enqueued steps have no dispatch_msg_id yet: their message is found by its body.
+        EXECUTE format(
+            'SELECT array_agg(u) FROM unnest($1::uuid[], $2::bigint[]) AS x (u, m)
+              WHERE NOT EXISTS (SELECT 1 FROM pgmq.%I q
+                                 WHERE q.msg_id = x.m OR (x.m IS NULL AND q.message ->> ''step_uuid'' = x.u::text))',
+            'q_' || v_queue.queue_name)
+          INTO v_ids USING v_queue.steps, v_queue.msg_ids;
+        v_lost := v_lost || coalesce(v_ids, '{}');
+    END LOOP;
+
+    FOR v_step IN
+        SELECT s.step_uuid, s.task_uuid, s.state, s.attempts, s.max_attempts, s.name
+          FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress'
+    LOOP
+        PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
+            'step_uuid', v_step.step_uuid, 'task_uuid', v_step.task_uuid, 'attempt', v_step.attempts,
+            'status', CASE WHEN v_step.attempts < v_step.max_attempts THEN 'retryable_error' ELSE 'permanent_error' END,
+            'error', jsonb_build_object('class', 'Stale',
+                'message', format('step %s: no result %s after its timeout and its queue message is gone',
+                                  v_step.name, p_grace_seconds || 's'))));
+        v_count := v_count + 1;
+    END LOOP;
+
+    SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_failed
+      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'enqueued';
+    IF v_failed IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_failed, 'fail',
+            array_fill(jsonb_build_object('error', jsonb_build_object('class', 'Stale',
+                'message', 'step was enqueued but its queue message is gone')), ARRAY[cardinality(v_failed)]),
+            NULL, v_now);
+        UPDATE tasker.tasks t SET finalization_requested_at = coalesce(t.finalization_requested_at, v_now)
+         WHERE t.task_uuid IN (SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_failed));
+        v_count := v_count + cardinality(v_failed);
+        PERFORM pg_notify('tasker_task_finalize', '');
+    END IF;
+    IF v_count > 0 THEN
+        PERFORM pg_notify('tasker_step_results', '');
+    END IF;
+    RETURN v_count;
+END;
+$_$;
+
+--
+-- Name: FUNCTION sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone) IS 'The staleness sweeper''s call: fails steps enqueued or in_progress past their timeout plus p_grace_seconds whose queue message has vanished (through the results queue, or directly for never-claimed steps); steps locked elsewhere are skipped. Returns the number of steps reported or failed.';
+
+--
+-- Name: task_history_since(uuid, bigint, bigint); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.task_history_since(p_task_uuid uuid, p_after_task_id bigint DEFAULT 0, p_after_step_id bigint DEFAULT 0) RETURNS TABLE(kind text, id bigint, step_uuid uuid, step_name text, step_position integer, from_state text, to_state text, event text, attempt integer, metadata jsonb, created_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT x.kind, x.id, x.step_uuid, x.step_name, x.step_position, x.from_state, x.to_state, x.event,
+           x.attempt, x.metadata, x.created_at
+      FROM (SELECT 'task' AS kind, h.id, NULL::uuid AS step_uuid, NULL::text AS step_name,
+                   NULL::integer AS step_position, h.from_state, h.to_state, h.event, NULL::integer AS attempt,
+                   h.metadata, h.created_at, 1 AS kind_order
+              FROM tasker.task_transitions h
+             WHERE h.task_uuid = p_task_uuid AND h.id > coalesce(p_after_task_id, 0)
+            UNION ALL
+            SELECT 'step', h.id, h.step_uuid, s.name, s.position, h.from_state, h.to_state, h.event, h.attempt,
+                   h.metadata, h.created_at, 0
+              FROM tasker.workflow_step_transitions h
+              JOIN tasker.workflow_steps s ON s.step_uuid = h.step_uuid
+             WHERE h.task_uuid = p_task_uuid AND h.id > coalesce(p_after_step_id, 0)) x
+     ORDER BY x.created_at, x.kind_order, x.id;
+$$;
+
+--
+-- Name: FUNCTION task_history_since(p_task_uuid uuid, p_after_task_id bigint, p_after_step_id bigint); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.task_history_since(p_task_uuid uuid, p_after_task_id bigint, p_after_step_id bigint) IS 'Every state change of a task and of its steps with a history id above the given ones, in the order they happened.';
+
+--
+-- Name: task_transitions_of(uuid); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.task_transitions_of(p_task_uuid uuid) RETURNS TABLE(id bigint, from_state text, to_state text, event text, metadata jsonb, created_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT h.id, h.from_state, h.to_state, h.event, h.metadata, h.created_at
+      FROM tasker.task_transitions h
+     WHERE h.task_uuid = p_task_uuid
+     ORDER BY h.id;
+$$;
+
+--
+-- Name: FUNCTION task_transitions_of(p_task_uuid uuid); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.task_transitions_of(p_task_uuid uuid) IS 'A task''s state history, oldest first; no rows for an unknown task.';
+
+--
+-- Name: transition_steps(uuid[], text, jsonb[], jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.transition_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[] DEFAULT NULL::jsonb[], p_metadata jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(step_uuid uuid, task_uuid uuid, from_state text, to_state text, attempts integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_now     timestamptz := coalesce(p_now, now());
+    v_missing uuid;
+    v_bad     record;
+    v_check   record;
+BEGIN
+    IF p_payloads IS NOT NULL AND cardinality(p_payloads) <> cardinality(p_step_uuids) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('transition_steps: %s payloads for %s steps', cardinality(p_payloads), cardinality(p_step_uuids));
+    END IF;
+
+    -- Lock in step_uuid order and check every move in one pass.
+    SELECT count(*) AS found,
+           (array_agg(x.step_uuid ORDER BY x.step_uuid) FILTER (WHERE NOT x.allowed))[1] AS bad_uuid
+      INTO v_check
+      FROM (SELECT s.step_uuid,
+                   EXISTS (SELECT 1 FROM tasker.step_state_transitions m
+                            WHERE m.from_state = s.state AND m.event = p_event) AS allowed
+              FROM tasker.workflow_steps s
+             WHERE s.step_uuid = ANY (p_step_uuids)
+             ORDER BY s.step_uuid
+               FOR UPDATE) x;
+
+    IF v_check.found < (SELECT count(DISTINCT u) FROM unnest(p_step_uuids) AS u) THEN
+        SELECT u INTO v_missing
+          FROM unnest(p_step_uuids) AS u
+         WHERE NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.step_uuid = u)
+         LIMIT 1;
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('workflow step %s not found', v_missing);
+    END IF;
+
+    IF v_check.bad_uuid IS NOT NULL THEN
+        SELECT s.step_uuid, s.name, s.state INTO v_bad FROM tasker.workflow_steps s WHERE s.step_uuid = v_check.bad_uuid;
+        RAISE EXCEPTION USING
+            ERRCODE = 'TK001',
+            MESSAGE = format('step %s (%s) cannot take event ''%s'' in state ''%s''',
+                             v_bad.step_uuid, v_bad.name, p_event, v_bad.state),
+            HINT = coalesce('events allowed in state ''' || v_bad.state || ''': ' ||
+                     (SELECT string_agg(m.event, ', ' ORDER BY m.event)
+                        FROM tasker.step_state_transitions m WHERE m.from_state = v_bad.state),
+                     'state ''' || v_bad.state || ''' is final');
+    END IF;
+
+    RETURN QUERY
+    WITH input AS (
+        SELECT DISTINCT ON (i.step_uuid) i.step_uuid, coalesce(i.payload, '{}'::jsonb) AS payload
+          FROM unnest(p_step_uuids, p_payloads) AS i (step_uuid, payload)
+         ORDER BY i.step_uuid
+    ), old AS (
+        SELECT s.step_uuid, s.state, input.payload
+          FROM tasker.workflow_steps s
+          JOIN input ON input.step_uuid = s.step_uuid
+    ), moved AS (
+        UPDATE tasker.workflow_steps s
+           SET state = m.to_state,
+               updated_at = v_now,
+               attempts = CASE
+                   WHEN p_event IN ('claim', 'reclaim') THEN s.attempts + 1
+                   WHEN p_event = 'reset' THEN 0
+                   ELSE s.attempts END,
+               claimed_at = CASE WHEN p_event IN ('claim', 'reclaim') THEN v_now ELSE s.claimed_at END,
+               enqueued_at = CASE WHEN m.to_state = 'enqueued' THEN v_now ELSE s.enqueued_at END,
+               completed_at = CASE WHEN m.to_state IN ('complete', 'resolved_manually') THEN v_now END,
+               next_retry_at = CASE WHEN m.to_state = 'waiting_for_retry'
+                   THEN coalesce((old.payload ->> 'next_retry_at')::timestamptz, v_now) END,
+               ready_at = CASE
+                   WHEN m.to_state = 'waiting_for_retry'
+                       THEN coalesce((old.payload ->> 'next_retry_at')::timestamptz, v_now)
+                   WHEN m.to_state = 'pending' AND s.parents_pending = 0 THEN v_now
+                   END,
+               results = CASE
+                   WHEN old.payload ? 'results' THEN old.payload -> 'results'
+                   WHEN p_event = 'reset' THEN NULL
+                   ELSE s.results END,
+               last_error = CASE
+                   WHEN old.payload ? 'error' THEN old.payload -> 'error'
+                   ELSE s.last_error END,
+               dispatch_msg_id = CASE
+                   WHEN old.payload ? 'dispatch_msg_id' THEN (old.payload ->> 'dispatch_msg_id')::bigint
+                   WHEN m.to_state = 'enqueued' THEN NULL
+                   ELSE s.dispatch_msg_id END
+          FROM old
+          JOIN tasker.step_state_transitions m ON m.from_state = old.state AND m.event = p_event
+         WHERE s.step_uuid = old.step_uuid
+        RETURNING s.step_uuid, s.task_uuid, old.state AS from_state, s.state AS to_state, s.attempts,
+                  old.payload
+    ), history AS (
+        INSERT INTO tasker.workflow_step_transitions
+               (step_uuid, task_uuid, from_state, to_state, event, attempt, metadata, created_at)
+        SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, p_event, moved.attempts,
+               CASE WHEN p_metadata IS NULL AND NOT (moved.payload ? 'metadata' OR moved.payload ? 'error')
+                    THEN NULL
+                    ELSE coalesce(p_metadata, '{}'::jsonb)
+                         || coalesce(moved.payload -> 'metadata', '{}'::jsonb)
+                         || CASE WHEN moved.payload ? 'error'
+                                 THEN jsonb_build_object('error', moved.payload -> 'error')
+                                 ELSE '{}'::jsonb END
+               END,
+               v_now
+          FROM moved
+    )
+    SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, moved.attempts FROM moved;
+
+    -- One notification per 200 tasks touched (payloads stay far below PostgreSQL's 8000-byte limit).
+    PERFORM pg_notify('tasker_steps_changed', c.tasks)
+       FROM (SELECT string_agg(x.task_uuid::text, ',') AS tasks
+               FROM (SELECT d.task_uuid, (row_number() OVER () - 1) / 200 AS chunk
+                       FROM (SELECT DISTINCT s.task_uuid FROM tasker.workflow_steps s
+                              WHERE s.step_uuid = ANY (p_step_uuids)) d) x
+              GROUP BY x.chunk) c;
+END;
+$$;
+
+--
+-- Name: FUNCTION transition_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[], p_metadata jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.transition_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[], p_metadata jsonb, p_now timestamp with time zone) IS 'The one writer of workflow_steps.state: locks the steps in step_uuid order, checks every move against tasker.step_state_transitions (TK001; TK002 for an unknown step; nothing changes on error), applies the event''s side effects, appends one history row per step and notifies tasker_steps_changed. Returns one row per step moved.';
+
+--
+-- Name: transition_tasks(uuid[], text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.transition_tasks(p_task_uuids uuid[], p_event text, p_metadata jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(task_uuid uuid, from_state text, to_state text)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_id   uuid;
+    v_from text;
+BEGIN
+    FOR v_id IN SELECT DISTINCT u FROM unnest(p_task_uuids) AS u ORDER BY u LOOP
+        SELECT t.state INTO v_from FROM tasker.tasks t WHERE t.task_uuid = v_id;
+        task_uuid := v_id;
+        to_state := tasker._move_task(v_id, ARRAY[p_event], p_metadata, p_now);
+        from_state := v_from;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+
+--
+-- Name: FUNCTION transition_tasks(p_task_uuids uuid[], p_event text, p_metadata jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.transition_tasks(p_task_uuids uuid[], p_event text, p_metadata jsonb, p_now timestamp with time zone) IS 'Applies one event to several tasks, in task_uuid order, through the task state machine; all or nothing (TK001 illegal move, TK002 unknown task). Returns (task_uuid, from_state, to_state) per task moved.';
+
+--
+-- Name: dlq_entries; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.dlq_entries (
+    id bigint NOT NULL,
+    task_uuid uuid NOT NULL,
+    reason text NOT NULL,
+    task_state text NOT NULL,
+    snapshot jsonb NOT NULL,
+    resolution_status text DEFAULT 'pending'::text NOT NULL,
+    resolution_notes text,
+    resolved_by text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_at timestamp with time zone,
+    CONSTRAINT dlq_entries_status_known CHECK ((resolution_status = ANY (ARRAY['pending'::text, 'investigating'::text, 'resolved'::text, 'retried'::text, 'discarded'::text])))
+);
+
+--
+-- Name: update_dlq_entry(bigint, text, text, text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.update_dlq_entry(p_id bigint, p_status text DEFAULT NULL::text, p_notes text DEFAULT NULL::text, p_resolved_by text DEFAULT NULL::text) RETURNS tasker.dlq_entries
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_entry tasker.dlq_entries;
+BEGIN
+    IF p_status IS NOT NULL AND p_status NOT IN ('pending', 'investigating', 'resolved', 'retried', 'discarded') THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('unknown DLQ status ''%s''', p_status),
+            HINT = 'statuses are pending, investigating, resolved, retried, discarded';
+    END IF;
+    UPDATE tasker.dlq_entries d
+       SET resolution_status = coalesce(p_status, d.resolution_status),
+           resolution_notes = CASE WHEN p_notes IS NULL THEN d.resolution_notes
+                                   ELSE coalesce(d.resolution_notes || E'\n', '') || p_notes END,
+           resolved_by = coalesce(p_resolved_by, d.resolved_by),
+           resolved_at = CASE WHEN coalesce(p_status, d.resolution_status) IN ('resolved', 'retried', 'discarded')
+                              THEN coalesce(d.resolved_at, now()) END,
+           updated_at = now()
+     WHERE d.id = p_id
+    RETURNING d.* INTO v_entry;
+    IF v_entry.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('DLQ entry %s not found', p_id);
+    END IF;
+    RETURN v_entry;
+END;
+$$;
+
+--
+-- Name: FUNCTION update_dlq_entry(p_id bigint, p_status text, p_notes text, p_resolved_by text); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.update_dlq_entry(p_id bigint, p_status text, p_notes text, p_resolved_by text) IS 'Records an investigation of a DLQ entry: status (TK004 if unknown), notes appended, resolved_by; the task is not touched. TK002 unknown id. Returns the updated entry.';
+
+--
+-- Name: uuid_v7(timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.uuid_v7(p_ts timestamp with time zone DEFAULT clock_timestamp()) RETURNS uuid
+    LANGUAGE sql PARALLEL SAFE
+    AS $$
+    SELECT pg_catalog.encode(
+        pg_catalog.set_bit(pg_catalog.set_bit(
+            overlay(pg_catalog.uuid_send(pg_catalog.gen_random_uuid())
+                    PLACING substring(
+                        pg_catalog.int8send(pg_catalog.floor(pg_catalog.date_part('epoch', p_ts) * 1000)::bigint) FROM 3)
+                    FROM 1 FOR 6),
+            52, 1), 53, 1),
+        'hex')::uuid;
+$$;
+
+--
+-- Name: FUNCTION uuid_v7(p_ts timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.uuid_v7(p_ts timestamp with time zone) IS 'A time-ordered UUID (RFC 9562 version 7): the first 48 bits are the Unix time of p_ts in milliseconds, the rest random, so ids sort by creation time.';
+
+--
+-- Name: dlq_entries_id_seq; Type: SEQUENCE; Schema: tasker; Owner: -
+--
+
+ALTER TABLE tasker.dlq_entries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME tasker.dlq_entries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: tasks; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.tasks (
+    task_uuid uuid NOT NULL,
+    template_uuid uuid NOT NULL,
+    namespace text NOT NULL,
+    name text NOT NULL,
+    version text NOT NULL,
+    state text NOT NULL,
+    context jsonb DEFAULT '{}'::jsonb NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    tags text[] DEFAULT '{}'::text[] NOT NULL,
+    initiator text,
+    source_system text,
+    reason text,
+    idempotency_key text,
+    request_hash text NOT NULL,
+    correlation_id uuid NOT NULL,
+    step_count integer NOT NULL,
+    last_error jsonb,
+    finalization_requested_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    CONSTRAINT tasks_completed_at_iff_final CHECK (((completed_at IS NOT NULL) = (state = ANY (ARRAY['complete'::text, 'error'::text, 'cancelled'::text, 'resolved_manually'::text])))),
+    CONSTRAINT tasks_state_known CHECK ((state = ANY (ARRAY['pending'::text, 'initializing'::text, 'enqueuing_steps'::text, 'steps_in_process'::text, 'evaluating_results'::text, 'waiting_for_dependencies'::text, 'waiting_for_retry'::text, 'blocked_by_failures'::text, 'complete'::text, 'error'::text, 'cancelled'::text, 'resolved_manually'::text]))),
+    CONSTRAINT tasks_step_count_positive CHECK ((step_count > 0))
+);
+
+--
+-- Name: dlq_overview; Type: VIEW; Schema: tasker; Owner: -
+--
+
+CREATE VIEW tasker.dlq_overview AS
+ SELECT d.id,
+    d.task_uuid,
+    t.namespace,
+    t.name,
+    t.version,
+    d.task_state AS state_at_entry,
+    t.state AS task_state_now,
+    d.reason,
+    d.resolution_status,
+    d.resolution_notes,
+    d.resolved_by,
+    d.snapshot,
+    ARRAY( SELECT (x.value ->> 'name'::text)
+           FROM jsonb_array_elements((d.snapshot -> 'steps'::text)) x(value)
+          WHERE ((x.value ->> 'state'::text) = 'error'::text)) AS failed_steps,
+    (now() - d.created_at) AS age,
+    d.created_at,
+    d.updated_at,
+    d.resolved_at
+   FROM (tasker.dlq_entries d
+     JOIN tasker.tasks t ON ((t.task_uuid = d.task_uuid)));
+
+--
+-- Name: VIEW dlq_overview; Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON VIEW tasker.dlq_overview IS 'The dead letter queue: one row per entry with the task''s state then and now, the reason, the investigation and the snapshot.';
+
+--
+-- Name: namespaces; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.namespaces (
+    name text NOT NULL,
+    queue_name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT namespaces_name_format CHECK ((name ~ '^[a-z][a-z0-9_]{0,33}$'::text))
+);
+
+--
+-- Name: sql_applied; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.sql_applied (
+    file_name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: workflow_step_edges; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.workflow_step_edges (
+    from_step_uuid uuid NOT NULL,
+    to_step_uuid uuid NOT NULL,
+    CONSTRAINT workflow_step_edges_no_self_loop CHECK ((from_step_uuid <> to_step_uuid))
+);
+
+--
+-- Name: workflow_steps; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.workflow_steps (
+    step_uuid uuid NOT NULL,
+    task_uuid uuid NOT NULL,
+    name text NOT NULL,
+    handler text NOT NULL,
+    "position" integer NOT NULL,
+    namespace text NOT NULL,
+    state text NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer NOT NULL,
+    backoff text NOT NULL,
+    backoff_base_ms integer NOT NULL,
+    backoff_max_ms integer NOT NULL,
+    timeout_seconds integer NOT NULL,
+    parents_total integer NOT NULL,
+    parents_pending integer NOT NULL,
+    ready_at timestamp with time zone,
+    next_retry_at timestamp with time zone,
+    inputs jsonb DEFAULT '{}'::jsonb NOT NULL,
+    results jsonb,
+    last_error jsonb,
+    dispatch_msg_id bigint,
+    enqueued_at timestamp with time zone,
+    claimed_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT workflow_steps_attempts_range CHECK ((attempts >= 0)),
+    CONSTRAINT workflow_steps_backoff_known CHECK ((backoff = ANY (ARRAY['none'::text, 'linear'::text, 'exponential'::text]))),
+    CONSTRAINT workflow_steps_completed_at_iff_satisfied CHECK (((completed_at IS NOT NULL) = (state = ANY (ARRAY['complete'::text, 'resolved_manually'::text])))),
+    CONSTRAINT workflow_steps_max_attempts_positive CHECK ((max_attempts >= 1)),
+    CONSTRAINT workflow_steps_parents_pending_range CHECK (((parents_pending >= 0) AND (parents_pending <= parents_total))),
+    CONSTRAINT workflow_steps_ready_only_when_dispatchable CHECK (((ready_at IS NULL) OR ((state = ANY (ARRAY['pending'::text, 'waiting_for_retry'::text])) AND (parents_pending = 0)))),
+    CONSTRAINT workflow_steps_retry_time_iff_waiting CHECK (((next_retry_at IS NOT NULL) = (state = 'waiting_for_retry'::text))),
+    CONSTRAINT workflow_steps_state_known CHECK ((state = ANY (ARRAY['pending'::text, 'enqueued'::text, 'in_progress'::text, 'waiting_for_retry'::text, 'complete'::text, 'error'::text, 'cancelled'::text, 'resolved_manually'::text])))
+);
+
+--
+-- Name: step_overview; Type: VIEW; Schema: tasker; Owner: -
+--
+
+CREATE VIEW tasker.step_overview AS
+ SELECT s.step_uuid,
+    s.task_uuid,
+    s.namespace,
+    t.name AS task_name,
+    t.state AS task_state,
+    s.name AS step_name,
+    s.handler,
+    s."position",
+    s.state,
+    s.attempts,
+    s.max_attempts,
+    ARRAY( SELECT p.name
+           FROM (tasker.workflow_step_edges e
+             JOIN tasker.workflow_steps p ON ((p.step_uuid = e.from_step_uuid)))
+          WHERE (e.to_step_uuid = s.step_uuid)
+          ORDER BY p."position") AS depends_on,
+    s.parents_total,
+    s.parents_pending,
+    ((s.ready_at IS NOT NULL) AND (s.ready_at <= now())) AS ready,
+    s.ready_at,
+    s.next_retry_at,
+    (s.last_error ->> 'message'::text) AS last_error_message,
+    s.last_error,
+    s.results,
+    s.timeout_seconds,
+    s.enqueued_at,
+    s.claimed_at,
+    s.completed_at,
+    (s.completed_at - s.claimed_at) AS last_run_duration,
+    s.created_at,
+    s.updated_at
+   FROM (tasker.workflow_steps s
+     JOIN tasker.tasks t ON ((t.task_uuid = s.task_uuid)));
+
+--
+-- Name: VIEW step_overview; Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON VIEW tasker.step_overview IS 'One row per step: state, attempts, parents and readiness (ready: the step enqueuer would dispatch it now), next retry, last error, results and timings.';
+
+--
+-- Name: step_state_transitions; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.step_state_transitions (
+    from_state text NOT NULL,
+    event text NOT NULL,
+    to_state text NOT NULL
+);
+
+--
+-- Name: step_states; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.step_states (
+    state text NOT NULL,
+    is_terminal boolean NOT NULL,
+    satisfies_deps boolean NOT NULL,
+    description text NOT NULL
+);
+
+--
+-- Name: task_overview; Type: VIEW; Schema: tasker; Owner: -
+--
+
+CREATE VIEW tasker.task_overview AS
+ SELECT t.task_uuid,
+    t.namespace,
+    t.name,
+    t.version,
+    t.state,
+    t.priority,
+    t.tags,
+    t.initiator,
+    t.source_system,
+    t.reason,
+    t.idempotency_key,
+    t.correlation_id,
+    t.context,
+    t.step_count AS steps_total,
+    c.pending AS steps_pending,
+    c.enqueued AS steps_enqueued,
+    c.in_progress AS steps_in_progress,
+    c.waiting_for_retry AS steps_waiting_for_retry,
+    c.complete AS steps_complete,
+    c.error AS steps_error,
+    c.cancelled AS steps_cancelled,
+    c.resolved_manually AS steps_resolved_manually,
+    round(((100.0 * ((c.complete + c.resolved_manually))::numeric) / (t.step_count)::numeric), 1) AS completion_pct,
+    (now() - t.created_at) AS age,
+    (t.completed_at - t.created_at) AS duration,
+    (t.last_error ->> 'message'::text) AS last_error_message,
+    t.last_error,
+    t.created_at,
+    t.updated_at,
+    t.completed_at
+   FROM (tasker.tasks t
+     CROSS JOIN LATERAL ( SELECT count(*) FILTER (WHERE (s.state = 'pending'::text)) AS pending,
+            count(*) FILTER (WHERE (s.state = 'enqueued'::text)) AS enqueued,
+            count(*) FILTER (WHERE (s.state = 'in_progress'::text)) AS in_progress,
+            count(*) FILTER (WHERE (s.state = 'waiting_for_retry'::text)) AS waiting_for_retry,
+            count(*) FILTER (WHERE (s.state = 'complete'::text)) AS complete,
+            count(*) FILTER (WHERE (s.state = 'error'::text)) AS error,
+            count(*) FILTER (WHERE (s.state = 'cancelled'::text)) AS cancelled,
+            count(*) FILTER (WHERE (s.state = 'resolved_manually'::text)) AS resolved_manually
+           FROM tasker.workflow_steps s
+          WHERE (s.task_uuid = t.task_uuid)) c);
+
+--
+-- Name: VIEW task_overview; Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON VIEW tasker.task_overview IS 'One row per task: identity, state, options, step counts per state, completion percentage, age, duration and last error. Filter by task_uuid, state or namespace.';
+
+--
+-- Name: task_state_transitions; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.task_state_transitions (
+    from_state text NOT NULL,
+    event text NOT NULL,
+    to_state text NOT NULL
+);
+
+--
+-- Name: task_states; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.task_states (
+    state text NOT NULL,
+    is_terminal boolean NOT NULL,
+    description text NOT NULL
+);
+
+--
+-- Name: task_templates; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.task_templates (
+    template_uuid uuid NOT NULL,
+    namespace text NOT NULL,
+    name text NOT NULL,
+    version text NOT NULL,
+    description text,
+    definition jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: task_transitions; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.task_transitions (
+    id bigint NOT NULL,
+    task_uuid uuid NOT NULL,
+    from_state text,
+    to_state text NOT NULL,
+    event text NOT NULL,
+    metadata jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: task_transitions_id_seq; Type: SEQUENCE; Schema: tasker; Owner: -
+--
+
+ALTER TABLE tasker.task_transitions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME tasker.task_transitions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: template_overview; Type: VIEW; Schema: tasker; Owner: -
+--
+
+CREATE VIEW tasker.template_overview AS
+ SELECT t.template_uuid,
+    t.namespace,
+    t.name,
+    t.version,
+    t.description,
+    jsonb_array_length((t.definition -> 'steps'::text)) AS step_count,
+    t.definition,
+    t.created_at,
+    t.updated_at
+   FROM tasker.task_templates t;
+
+--
+-- Name: VIEW template_overview; Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON VIEW tasker.template_overview IS 'One row per registered template with its step count and normalized definition.';
+
+--
+-- Name: workflow_step_transitions; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.workflow_step_transitions (
+    id bigint NOT NULL,
+    step_uuid uuid NOT NULL,
+    task_uuid uuid NOT NULL,
+    from_state text,
+    to_state text NOT NULL,
+    event text NOT NULL,
+    attempt integer NOT NULL,
+    metadata jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: workflow_step_transitions_id_seq; Type: SEQUENCE; Schema: tasker; Owner: -
+--
+
+ALTER TABLE tasker.workflow_step_transitions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME tasker.workflow_step_transitions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: step_executions; Type: TABLE; Schema: tasker_audit; Owner: -
+--
+
+CREATE TABLE tasker_audit.step_executions (
+    id bigint NOT NULL,
+    step_uuid uuid NOT NULL,
+    task_uuid uuid NOT NULL,
+    attempt integer NOT NULL,
+    handler text NOT NULL,
+    worker_id text NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone NOT NULL,
+    outcome text NOT NULL,
+    error jsonb
+);
+
+--
+-- Name: step_executions_id_seq; Type: SEQUENCE; Schema: tasker_audit; Owner: -
+--
+
+ALTER TABLE tasker_audit.step_executions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME tasker_audit.step_executions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: dlq_entries dlq_entries_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.dlq_entries
+    ADD CONSTRAINT dlq_entries_pkey PRIMARY KEY (id);
+
+--
+-- Name: namespaces namespaces_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.namespaces
+    ADD CONSTRAINT namespaces_pkey PRIMARY KEY (name);
+
+--
+-- Name: namespaces namespaces_queue_name_key; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.namespaces
+    ADD CONSTRAINT namespaces_queue_name_key UNIQUE (queue_name);
+
+--
+-- Name: sql_applied sql_applied_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.sql_applied
+    ADD CONSTRAINT sql_applied_pkey PRIMARY KEY (file_name);
+
+--
+-- Name: step_state_transitions step_state_transitions_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.step_state_transitions
+    ADD CONSTRAINT step_state_transitions_pkey PRIMARY KEY (from_state, event);
+
+--
+-- Name: step_states step_states_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.step_states
+    ADD CONSTRAINT step_states_pkey PRIMARY KEY (state);
+
+--
+-- Name: task_state_transitions task_state_transitions_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.task_state_transitions
+    ADD CONSTRAINT task_state_transitions_pkey PRIMARY KEY (from_state, event);
+
+--
+-- Name: task_states task_states_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.task_states
+    ADD CONSTRAINT task_states_pkey PRIMARY KEY (state);
+
+--
+-- Name: task_templates task_templates_identity; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.task_templates
+    ADD CONSTRAINT task_templates_identity UNIQUE (namespace, name, version);
+
+--
+-- Name: task_templates task_templates_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.task_templates
+    ADD CONSTRAINT task_templates_pkey PRIMARY KEY (template_uuid);
+
+--
+-- Name: task_transitions task_transitions_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.task_transitions
+    ADD CONSTRAINT task_transitions_pkey PRIMARY KEY (id);
+
+--
+-- Name: tasks tasks_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.tasks
+    ADD CONSTRAINT tasks_pkey PRIMARY KEY (task_uuid);
+
+--
+-- Name: workflow_step_edges workflow_step_edges_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.workflow_step_edges
+    ADD CONSTRAINT workflow_step_edges_pkey PRIMARY KEY (from_step_uuid, to_step_uuid);
+
+--
+-- Name: workflow_step_transitions workflow_step_transitions_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.workflow_step_transitions
+    ADD CONSTRAINT workflow_step_transitions_pkey PRIMARY KEY (id);
+
+--
+-- Name: workflow_steps workflow_steps_name_unique; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.workflow_steps
+    ADD CONSTRAINT workflow_steps_name_unique UNIQUE (task_uuid, name);
+
+--
+-- Name: workflow_steps workflow_steps_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.workflow_steps
+    ADD CONSTRAINT workflow_steps_pkey PRIMARY KEY (step_uuid);
+
+--
+-- Name: step_executions step_executions_pkey; Type: CONSTRAINT; Schema: tasker_audit; Owner: -
+--
+
+ALTER TABLE ONLY tasker_audit.step_executions
+    ADD CONSTRAINT step_executions_pkey PRIMARY KEY (id);
+
+--
+-- Name: dlq_entries_status; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX dlq_entries_status ON tasker.dlq_entries USING btree (resolution_status, created_at);
+
+--
+-- Name: dlq_entries_task; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX dlq_entries_task ON tasker.dlq_entries USING btree (task_uuid, id);
+
+--
+-- Name: task_transitions_task; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX task_transitions_task ON tasker.task_transitions USING btree (task_uuid, id);
+
+--
+-- Name: tasks_completed_at; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX tasks_completed_at ON tasker.tasks USING btree (completed_at) WHERE (completed_at IS NOT NULL);
+
+--
+-- Name: tasks_created_at; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX tasks_created_at ON tasker.tasks USING btree (created_at, task_uuid);
+
+--
+-- Name: tasks_finalization_requested; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX tasks_finalization_requested ON tasker.tasks USING btree (finalization_requested_at) WHERE (finalization_requested_at IS NOT NULL);
+
+--
+-- Name: tasks_idempotency_key; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE UNIQUE INDEX tasks_idempotency_key ON tasker.tasks USING btree (idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+--
+-- Name: tasks_state; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX tasks_state ON tasker.tasks USING btree (state);
+
+--
+-- Name: tasks_template; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX tasks_template ON tasker.tasks USING btree (namespace, name, version);
+
+--
+-- Name: workflow_step_edges_to; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX workflow_step_edges_to ON tasker.workflow_step_edges USING btree (to_step_uuid);
+
+--
+-- Name: workflow_step_transitions_step; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX workflow_step_transitions_step ON tasker.workflow_step_transitions USING btree (step_uuid, id);
+
+--
+-- Name: workflow_step_transitions_task; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX workflow_step_transitions_task ON tasker.workflow_step_transitions USING btree (task_uuid, id);
+
+--
+-- Name: workflow_steps_failed; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX workflow_steps_failed ON tasker.workflow_steps USING btree (updated_at) WHERE (state = 'error'::text);
+
+--
+-- Name: workflow_steps_in_flight; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX workflow_steps_in_flight ON tasker.workflow_steps USING btree (claimed_at) WHERE (state = ANY (ARRAY['enqueued'::text, 'in_progress'::text]));
+
+--
+-- Name: workflow_steps_ready; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX workflow_steps_ready ON tasker.workflow_steps USING btree (priority DESC, ready_at, step_uuid) WHERE (ready_at IS NOT NULL);
+
+--
+-- Name: workflow_steps_task; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX workflow_steps_task ON tasker.workflow_steps USING btree (task_uuid, state);
+
+--
+-- Name: step_executions_step; Type: INDEX; Schema: tasker_audit; Owner: -
+--
+
+CREATE INDEX step_executions_step ON tasker_audit.step_executions USING btree (step_uuid, attempt);
+
+--
+-- Name: dlq_entries dlq_entries_task_uuid_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.dlq_entries
+    ADD CONSTRAINT dlq_entries_task_uuid_fkey FOREIGN KEY (task_uuid) REFERENCES tasker.tasks(task_uuid) ON DELETE CASCADE;
+
+--
+-- Name: step_state_transitions step_state_transitions_from_state_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.step_state_transitions
+    ADD CONSTRAINT step_state_transitions_from_state_fkey FOREIGN KEY (from_state) REFERENCES tasker.step_states(state);
+
+--
+-- Name: step_state_transitions step_state_transitions_to_state_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.step_state_transitions
+    ADD CONSTRAINT step_state_transitions_to_state_fkey FOREIGN KEY (to_state) REFERENCES tasker.step_states(state);
+
+--
+-- Name: task_state_transitions task_state_transitions_from_state_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.task_state_transitions
+    ADD CONSTRAINT task_state_transitions_from_state_fkey FOREIGN KEY (from_state) REFERENCES tasker.task_states(state);
+
+--
+-- Name: task_state_transitions task_state_transitions_to_state_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.task_state_transitions
+    ADD CONSTRAINT task_state_transitions_to_state_fkey FOREIGN KEY (to_state) REFERENCES tasker.task_states(state);
+
+--
+-- Name: task_templates task_templates_namespace_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.task_templates
+    ADD CONSTRAINT task_templates_namespace_fkey FOREIGN KEY (namespace) REFERENCES tasker.namespaces(name);
+
+--
+-- Name: task_transitions task_transitions_task_uuid_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.task_transitions
+    ADD CONSTRAINT task_transitions_task_uuid_fkey FOREIGN KEY (task_uuid) REFERENCES tasker.tasks(task_uuid) ON DELETE CASCADE;
+
+--
+-- Name: workflow_step_edges workflow_step_edges_from_step_uuid_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.workflow_step_edges
+    ADD CONSTRAINT workflow_step_edges_from_step_uuid_fkey FOREIGN KEY (from_step_uuid) REFERENCES tasker.workflow_steps(step_uuid) ON DELETE CASCADE;
+
+--
+-- Name: workflow_step_edges workflow_step_edges_to_step_uuid_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.workflow_step_edges
+    ADD CONSTRAINT workflow_step_edges_to_step_uuid_fkey FOREIGN KEY (to_step_uuid) REFERENCES tasker.workflow_steps(step_uuid) ON DELETE CASCADE;
+
+--
+-- Name: workflow_step_transitions workflow_step_transitions_step_uuid_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.workflow_step_transitions
+    ADD CONSTRAINT workflow_step_transitions_step_uuid_fkey FOREIGN KEY (step_uuid) REFERENCES tasker.workflow_steps(step_uuid) ON DELETE CASCADE;
+
+--
+-- Name: workflow_steps workflow_steps_task_uuid_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.workflow_steps
+    ADD CONSTRAINT workflow_steps_task_uuid_fkey FOREIGN KEY (task_uuid) REFERENCES tasker.tasks(task_uuid) ON DELETE CASCADE;
