@@ -465,6 +465,25 @@ END;
 $$;
 
 --
+-- Name: _tune_queue_table(text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._tune_queue_table(p_queue text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+BEGIN
+    IF to_regclass(format('pgmq.%I', 'q_' || p_queue)) IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE format(
+        'ALTER TABLE pgmq.%I SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, '
+        'autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000, '
+        'autovacuum_vacuum_cost_limit = 2000)', 'q_' || p_queue);
+END;
+$$;
+
+--
 -- Name: apply_step_results(jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -708,7 +727,7 @@ DECLARE
     v_reclaim  uuid[];
     v_reclaim_p jsonb[];
     v_stale    bigint[];
-    v_exhausted record;
+    v_exhausted jsonb;
     v_msgs     jsonb;
     v_ids      uuid[];
     v_decided  jsonb;
@@ -767,23 +786,24 @@ BEGIN
       INTO v_claim, v_claim_p, v_reclaim, v_reclaim_p, v_stale
       FROM jsonb_to_recordset(v_decided) AS d (msg_id bigint, step_uuid uuid, action text);
 
-    -- Lost attempts with none left: report a permanent failure through the result path.
-    FOR v_exhausted IN
-        SELECT d.step_uuid, d.task_uuid, d.attempts, d.name
-          FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text)
-         WHERE d.action = 'exhausted'
-    LOOP
-        PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
-            'step_uuid', v_exhausted.step_uuid,
-            'task_uuid', v_exhausted.task_uuid,
-            'attempt', v_exhausted.attempts,
-            'status', 'permanent_error',
-            'error', jsonb_build_object(
-                'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
-                                  v_exhausted.name, v_exhausted.attempts),
-                'class', 'VisibilityTimeout')));
-        PERFORM pg_notify('tasker_step_results', '');
-    END LOOP;
+    -- Lost attempts with none left: fail them now, through the result path, under the step locks
+    -- held since above. Leaving them in_progress until a result processor ran would let the lost
+    -- attempt's worker ack a success that is then dropped.
+    SELECT jsonb_agg(jsonb_build_object(
+               'step_uuid', d.step_uuid,
+               'task_uuid', d.task_uuid,
+               'attempt', d.attempts,
+               'status', 'permanent_error',
+               'error', jsonb_build_object(
+                   'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
+                                     d.name, d.attempts),
+                   'class', 'VisibilityTimeout')) ORDER BY d.step_uuid)
+      INTO v_exhausted
+      FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text)
+     WHERE d.action = 'exhausted';
+    IF v_exhausted IS NOT NULL THEN
+        PERFORM 1 FROM tasker.apply_step_results(v_exhausted, v_now);
+    END IF;
 
     IF v_stale IS NOT NULL THEN
         PERFORM pgmq.delete(v_queue, v_stale);
@@ -969,7 +989,8 @@ BEGIN
     IF v_queue IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
     END IF;
-    FOREACH v_id IN ARRAY coalesce(p_msg_ids, '{}') LOOP
+    -- In msg_id order, the order in which tasker.submit_step_results locks messages.
+    FOR v_id IN SELECT DISTINCT u FROM unnest(p_msg_ids) AS u WHERE u IS NOT NULL ORDER BY u LOOP
         RETURN QUERY SELECT r.msg_id FROM pgmq.set_vt(v_queue, v_id, p_vt_seconds) r;
     END LOOP;
 END;
@@ -1189,17 +1210,22 @@ COMMENT ON FUNCTION tasker.next_ready_at(p_now timestamp with time zone) IS 'The
 --
 
 CREATE FUNCTION tasker.normalize_template(p_definition jsonb) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET enable_nestloop TO 'off'
     AS $_$
 DECLARE
     v_ns      text := p_definition ->> 'namespace';
     v_name    text := p_definition ->> 'name';
     v_version text := p_definition ->> 'version';
     v_label   text;
-    v_steps   jsonb := '[]'::jsonb;
+    v_max_steps  integer;
+    v_max_fan_in integer;
+    v_n       integer;
+    v_out     jsonb[] := '{}'::jsonb[];
+    v_steps   jsonb;
     v_step    jsonb;
     v_retry   jsonb;
     v_names   text[] := '{}'::text[];
@@ -1207,9 +1233,16 @@ DECLARE
     v_dep     text;
     v_deps    jsonb;
     v_timeout jsonb;
-    v_remaining text[];
-    v_progress boolean;
     v_pos     integer := 0;
+    v_bad     record;
+    v_indeg   integer[];
+    v_start   integer[];
+    v_adj     integer[];
+    v_queue   integer[];
+    v_head    integer := 1;
+    v_p       integer;
+    v_c       integer;
+    v_i       integer;
 BEGIN
     IF p_definition IS NULL OR jsonb_typeof(p_definition) <> 'object' THEN
         RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = 'template definition must be a JSON object';
@@ -1247,6 +1280,17 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: input_schema must be an object', v_label);
     END IF;
 
+    -- Limits (tasker.settings; the defaults apply when a row is missing).
+    v_max_steps := coalesce((SELECT (st.value #>> '{}')::integer FROM tasker.settings st WHERE st.key = 'template.max_steps'), 10000);
+    v_max_fan_in := coalesce((SELECT (st.value #>> '{}')::integer FROM tasker.settings st WHERE st.key = 'template.max_fan_in'), 1000);
+    v_n := jsonb_array_length(p_definition -> 'steps');
+    IF v_n > v_max_steps THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003',
+            MESSAGE = format('template %s has %s steps, more than the limit of %s (setting template.max_steps)',
+                             v_label, v_n, v_max_steps),
+            HINT = 'split the workflow into several templates, or raise the limit in tasker.settings';
+    END IF;
+
     FOR v_step IN SELECT e FROM jsonb_array_elements(p_definition -> 'steps') e LOOP
         v_pos := v_pos + 1;
         IF jsonb_typeof(v_step) <> 'object' THEN
@@ -1264,9 +1308,7 @@ BEGIN
             RAISE EXCEPTION USING ERRCODE = 'TK003',
                 MESSAGE = format('template %s: step #%s has an invalid name %s', v_label, v_pos, coalesce(v_step ->> 'name', '(missing)'));
         END IF;
-        IF v_sname = ANY (v_names) THEN
-            RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: duplicate step name ''%s''', v_label, v_sname);
-        END IF;
+        -- Duplicate names are found for all steps at once, after this loop.
         v_names := array_append(v_names, v_sname);
         IF jsonb_typeof(v_step -> 'handler') IS DISTINCT FROM 'string' OR length(v_step ->> 'handler') = 0 THEN
             RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: step ''%s'' has no handler', v_label, v_sname);
@@ -1276,6 +1318,12 @@ BEGIN
         IF jsonb_typeof(v_deps) <> 'array' OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_deps) d WHERE jsonb_typeof(d) <> 'string') THEN
             RAISE EXCEPTION USING ERRCODE = 'TK003',
                 MESSAGE = format('template %s: step ''%s'': depends_on must be a list of step names', v_label, v_sname);
+        END IF;
+        IF jsonb_array_length(v_deps) > v_max_fan_in THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003',
+                MESSAGE = format('template %s: step ''%s'' has %s dependencies, more than the limit of %s (setting template.max_fan_in)',
+                                 v_label, v_sname, jsonb_array_length(v_deps), v_max_fan_in),
+                HINT = 'join through intermediate steps, or raise the limit in tasker.settings';
         END IF;
         IF (SELECT count(*) <> count(DISTINCT d) FROM jsonb_array_elements_text(v_deps) d) THEN
             RAISE EXCEPTION USING ERRCODE = 'TK003',
@@ -1332,7 +1380,7 @@ BEGIN
             'backoff', v_retry -> 'backoff',
             'base_ms', (v_retry ->> 'base_ms')::numeric::integer,
             'max_ms', (v_retry ->> 'max_ms')::numeric::integer);
-        v_steps := v_steps || jsonb_build_array(
+        v_out := array_append(v_out,
             jsonb_build_object(
                 'name', v_sname,
                 'handler', v_step -> 'handler',
@@ -1344,35 +1392,86 @@ BEGIN
                     THEN jsonb_build_object('description', v_step -> 'description') ELSE '{}'::jsonb END);
     END LOOP;
 
-    -- Every dependency names another step of this template.
-    FOR v_sname, v_dep IN
-        SELECT s ->> 'name', d FROM jsonb_array_elements(v_steps) s, jsonb_array_elements_text(s -> 'depends_on') d
-    LOOP
-        IF v_dep = v_sname THEN
-            RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: step ''%s'' depends on itself', v_label, v_sname);
-        END IF;
-        IF NOT v_dep = ANY (v_names) THEN
-            RAISE EXCEPTION USING ERRCODE = 'TK003',
-                MESSAGE = format('template %s: step ''%s'' depends on unknown step ''%s''', v_label, v_sname, v_dep),
-                HINT = 'steps are: ' || array_to_string(v_names, ', ');
-        END IF;
-    END LOOP;
+    v_steps := to_jsonb(v_out);
 
-    -- No cycles: peel off steps whose dependencies are all peeled (Kahn); what remains is on or behind a cycle.
-    v_remaining := v_names;
-    LOOP
-        SELECT array_agg(s ->> 'name') INTO v_remaining
-          FROM jsonb_array_elements(v_steps) s
-         WHERE s ->> 'name' = ANY (v_remaining)
-           AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(s -> 'depends_on') d WHERE d = ANY (v_remaining));
-        v_progress := coalesce(cardinality(v_remaining), 0) < coalesce(cardinality(v_names), 0);
-        EXIT WHEN v_remaining IS NULL;
-        IF NOT v_progress OR cardinality(v_remaining) = cardinality(v_names) THEN
-            RAISE EXCEPTION USING ERRCODE = 'TK003',
-                MESSAGE = format('template %s: dependency cycle among steps %s', v_label, array_to_string(v_remaining, ', '));
-        END IF;
-        v_names := v_remaining;
+    -- Names are unique (hash aggregate; the first duplicate in template order is reported).
+    SELECT u.name INTO v_sname
+      FROM unnest(v_names) WITH ORDINALITY AS u (name, pos)
+     GROUP BY u.name HAVING count(*) > 1
+     ORDER BY min(u.pos) LIMIT 1;
+    IF v_sname IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: duplicate step name ''%s''', v_label, v_sname);
+    END IF;
+
+    -- Every dependency names another step (one hash join of all dependencies with all names;
+    -- the first problem in template order is reported).
+    SELECT e.child_name, e.dep, e.parent INTO v_bad
+      FROM (SELECT s.pos AS child, s.step ->> 'name' AS child_name, d.dep, d.dpos, n.pos AS parent
+              FROM jsonb_array_elements(v_steps) WITH ORDINALITY AS s (step, pos)
+             CROSS JOIN LATERAL jsonb_array_elements_text(s.step -> 'depends_on') WITH ORDINALITY AS d (dep, dpos)
+              LEFT JOIN unnest(v_names) WITH ORDINALITY AS n (name, pos) ON n.name = d.dep) e
+     WHERE e.parent IS NULL OR e.parent = e.child
+     ORDER BY e.child, e.dpos LIMIT 1;
+    IF v_bad.dep IS NOT NULL AND v_bad.parent IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003',
+            MESSAGE = format('template %s: step ''%s'' depends on itself', v_label, v_bad.child_name);
+    ELSIF v_bad.dep IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK003',
+            MESSAGE = format('template %s: step ''%s'' depends on unknown step ''%s''', v_label, v_bad.child_name, v_bad.dep),
+            HINT = 'steps are: ' || array_to_string(v_names[1:50], ', ')
+                   || CASE WHEN v_n > 50 THEN format(' ... (%s steps)', v_n) ELSE '' END;
+    END IF;
+
+    -- No cycles: one topological pass (Kahn). Steps are numbered by position; v_indeg counts
+    -- each step's unvisited parents, v_adj lists children grouped by parent, v_start[p] is
+    -- where parent p's children begin in v_adj. Whatever is never visited is on or behind a
+    -- cycle.
+    SELECT array_agg(coalesce(k.n, 0)::integer ORDER BY p.pos), array_agg(coalesce(o.n, 0)::integer ORDER BY p.pos)
+      INTO v_indeg, v_start
+      FROM generate_series(1, v_n) AS p (pos)
+      LEFT JOIN (SELECT s.pos, jsonb_array_length(s.step -> 'depends_on') AS n
+                   FROM jsonb_array_elements(v_steps) WITH ORDINALITY AS s (step, pos)) k ON k.pos = p.pos
+      LEFT JOIN (SELECT n.pos, count(*) AS n
+                   FROM jsonb_array_elements(v_steps) WITH ORDINALITY AS s (step, pos)
+                  CROSS JOIN LATERAL jsonb_array_elements_text(s.step -> 'depends_on') AS d (dep)
+                   JOIN unnest(v_names) WITH ORDINALITY AS n (name, pos) ON n.name = d.dep
+                  GROUP BY n.pos) o ON o.pos = p.pos;
+    SELECT coalesce(array_agg(s.pos::integer ORDER BY n.pos, s.pos), '{}')
+      INTO v_adj
+      FROM jsonb_array_elements(v_steps) WITH ORDINALITY AS s (step, pos)
+     CROSS JOIN LATERAL jsonb_array_elements_text(s.step -> 'depends_on') AS d (dep)
+      JOIN unnest(v_names) WITH ORDINALITY AS n (name, pos) ON n.name = d.dep;
+    -- Out-degrees to start offsets (v_start[n + 1] is one past the end).
+    v_c := 1;
+    FOR v_i IN 1 .. v_n LOOP
+        v_p := v_start[v_i];
+        v_start[v_i] := v_c;
+        v_c := v_c + v_p;
     END LOOP;
+    v_start[v_n + 1] := v_c;
+
+    v_queue := ARRAY(SELECT p.pos::integer FROM unnest(v_indeg) WITH ORDINALITY AS p (n, pos) WHERE p.n = 0 ORDER BY p.pos);
+    WHILE v_head <= cardinality(v_queue) LOOP
+        v_p := v_queue[v_head];
+        v_head := v_head + 1;
+        FOR v_i IN v_start[v_p] .. v_start[v_p + 1] - 1 LOOP
+            v_c := v_adj[v_i];
+            v_indeg[v_c] := v_indeg[v_c] - 1;
+            IF v_indeg[v_c] = 0 THEN
+                v_queue := array_append(v_queue, v_c);
+            END IF;
+        END LOOP;
+    END LOOP;
+    IF cardinality(v_queue) < v_n THEN
+        SELECT count(*)::integer,
+               string_agg(v_names[p.pos], ', ' ORDER BY p.pos) FILTER (WHERE p.rank <= 50)
+          INTO v_i, v_sname
+          FROM (SELECT x.pos, row_number() OVER (ORDER BY x.pos) AS rank
+                  FROM unnest(v_indeg) WITH ORDINALITY AS x (n, pos) WHERE x.n > 0) p;
+        RAISE EXCEPTION USING ERRCODE = 'TK003',
+            MESSAGE = format('template %s: dependency cycle among steps %s%s', v_label, v_sname,
+                             CASE WHEN v_i > 50 THEN format(' ... (%s steps on or behind a cycle)', v_i) ELSE '' END);
+    END IF;
 
     RETURN jsonb_build_object('namespace', v_ns, 'name', v_name, 'version', v_version, 'steps', v_steps)
         || CASE WHEN jsonb_typeof(p_definition -> 'description') = 'string'
@@ -1494,6 +1593,168 @@ $$;
 COMMENT ON FUNCTION tasker.process_step_results(p_limit integer, p_now timestamp with time zone) IS 'The result processor''s call: reads up to p_limit messages of orchestration_step_results, applies them (apply_step_results) and deletes them, in one transaction; a message that cannot be applied is archived with a WARNING. Returns one row of counts.';
 
 --
+-- Name: purge_queue_archives(interval, integer); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.purge_queue_archives(p_older_than interval, p_limit integer DEFAULT 10000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_cutoff timestamptz;
+    v_queue  text;
+    v_left   integer := p_limit;
+    v_n      integer;
+BEGIN
+    IF p_older_than IS NULL OR p_older_than < interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('purge_queue_archives: older_than must be a non-negative interval, got %s',
+                             coalesce(p_older_than::text, 'NULL'));
+    END IF;
+    IF p_limit IS NULL OR p_limit < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('purge_queue_archives: limit must be at least 1, got %s', coalesce(p_limit::text, 'NULL'));
+    END IF;
+    v_cutoff := now() - p_older_than;
+
+    FOR v_queue IN
+        SELECT q FROM (SELECT 'orchestration_step_results' AS q UNION SELECT n.queue_name FROM tasker.namespaces n) x
+         ORDER BY q
+    LOOP
+        EXIT WHEN v_left <= 0;
+        CONTINUE WHEN to_regclass(format('pgmq.%I', 'a_' || v_queue)) IS NULL;
+        EXECUTE format(
+            'WITH gone AS (DELETE FROM pgmq.%1$I a WHERE a.msg_id IN (
+                 SELECT o.msg_id FROM pgmq.%1$I o WHERE o.archived_at < $1 ORDER BY o.msg_id LIMIT $2)
+               RETURNING 1)
+             SELECT count(*)::integer FROM gone', 'a_' || v_queue)
+          INTO v_n USING v_cutoff, v_left;
+        v_left := v_left - v_n;
+    END LOOP;
+    RETURN p_limit - v_left;
+END;
+$_$;
+
+--
+-- Name: FUNCTION purge_queue_archives(p_older_than interval, p_limit integer); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.purge_queue_archives(p_older_than interval, p_limit integer) IS 'Retention for queues: deletes up to p_limit archived messages older than p_older_than from the pgmq archive tables of Tasker''s own queues. Call it in a loop until it returns 0. TK004 for a NULL or negative interval or a limit below 1. Returns the number of messages deleted.';
+
+--
+-- Name: purge_tasks(interval, integer, boolean, boolean); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.purge_tasks(p_older_than interval, p_limit integer DEFAULT 1000, p_dry_run boolean DEFAULT false, p_archive boolean DEFAULT false) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_now    timestamptz := now();
+    v_cutoff timestamptz;
+    v_tasks  uuid[];
+    v_steps  uuid[];
+    v_busy   uuid[];
+BEGIN
+    IF p_older_than IS NULL OR p_older_than < interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('purge_tasks: older_than must be a non-negative interval, got %s', coalesce(p_older_than::text, 'NULL'));
+    END IF;
+    IF p_limit IS NULL OR p_limit < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('purge_tasks: limit must be at least 1, got %s', coalesce(p_limit::text, 'NULL'));
+    END IF;
+    v_cutoff := v_now - p_older_than;
+
+    IF coalesce(p_dry_run, false) THEN
+        RETURN (SELECT count(*)::integer
+                  FROM (SELECT 1 FROM tasker.tasks t
+                         WHERE t.completed_at < v_cutoff
+                           AND t.state IN ('complete', 'error', 'cancelled', 'resolved_manually')
+                         ORDER BY t.completed_at
+                         LIMIT p_limit) x);
+    END IF;
+
+    -- The batch: oldest finished first, skipping tasks another transaction holds.
+    v_tasks := ARRAY(
+        SELECT t.task_uuid FROM tasker.tasks t
+         WHERE t.completed_at < v_cutoff
+           AND t.state IN ('complete', 'error', 'cancelled', 'resolved_manually')
+         ORDER BY t.completed_at, t.task_uuid
+         LIMIT p_limit
+           FOR UPDATE SKIP LOCKED);
+    IF cardinality(v_tasks) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    -- Their steps and DLQ entries, without waiting: a task with a row held elsewhere is busy.
+    WITH locked_steps AS (
+        SELECT s.step_uuid, s.task_uuid FROM tasker.workflow_steps s
+         WHERE s.task_uuid = ANY (v_tasks)
+         ORDER BY s.step_uuid
+           FOR UPDATE SKIP LOCKED
+    ), locked_dlq AS (
+        SELECT d.id, d.task_uuid FROM tasker.dlq_entries d
+         WHERE d.task_uuid = ANY (v_tasks)
+         ORDER BY d.id
+           FOR UPDATE SKIP LOCKED
+    )
+    SELECT ARRAY(
+               SELECT x.task_uuid FROM tasker.workflow_steps x
+                WHERE x.task_uuid = ANY (v_tasks)
+                GROUP BY x.task_uuid
+               HAVING count(*) > (SELECT count(*) FROM locked_steps l WHERE l.task_uuid = x.task_uuid)
+               UNION
+               SELECT x.task_uuid FROM tasker.dlq_entries x
+                WHERE x.task_uuid = ANY (v_tasks)
+                GROUP BY x.task_uuid
+               HAVING count(*) > (SELECT count(*) FROM locked_dlq l WHERE l.task_uuid = x.task_uuid)),
+           ARRAY(SELECT l.step_uuid FROM locked_steps l)
+      INTO v_busy, v_steps;
+    IF cardinality(v_busy) > 0 THEN
+        v_tasks := ARRAY(SELECT u FROM unnest(v_tasks) AS u WHERE u <> ALL (v_busy));
+        v_steps := ARRAY(SELECT s.step_uuid FROM tasker.workflow_steps s
+                          WHERE s.step_uuid = ANY (v_steps) AND s.task_uuid = ANY (v_tasks));
+        IF cardinality(v_tasks) = 0 THEN
+            RETURN 0;
+        END IF;
+    END IF;
+
+    IF coalesce(p_archive, false) THEN
+        INSERT INTO tasker_archive.tasks
+        SELECT t.*, v_now FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks);
+        INSERT INTO tasker_archive.workflow_steps
+        SELECT s.*, v_now FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_steps);
+        INSERT INTO tasker_archive.workflow_step_edges
+        SELECT e.*, v_now FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_steps);
+        INSERT INTO tasker_archive.task_transitions
+        SELECT h.*, v_now FROM tasker.task_transitions h WHERE h.task_uuid = ANY (v_tasks);
+        INSERT INTO tasker_archive.workflow_step_transitions
+        SELECT h.*, v_now FROM tasker.workflow_step_transitions h WHERE h.task_uuid = ANY (v_tasks);
+        INSERT INTO tasker_archive.dlq_entries
+        SELECT d.*, v_now FROM tasker.dlq_entries d WHERE d.task_uuid = ANY (v_tasks);
+    END IF;
+
+    -- Children first, each through its index, so the ON DELETE CASCADE checks find nothing left.
+    DELETE FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_steps);
+    DELETE FROM tasker.workflow_step_transitions h WHERE h.task_uuid = ANY (v_tasks);
+    DELETE FROM tasker.task_transitions h WHERE h.task_uuid = ANY (v_tasks);
+    DELETE FROM tasker.dlq_entries d WHERE d.task_uuid = ANY (v_tasks);
+    DELETE FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_steps);
+    DELETE FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks);
+    RETURN cardinality(v_tasks);
+END;
+$$;
+
+--
+-- Name: FUNCTION purge_tasks(p_older_than interval, p_limit integer, p_dry_run boolean, p_archive boolean); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.purge_tasks(p_older_than interval, p_limit integer, p_dry_run boolean, p_archive boolean) IS 'Retention: removes up to p_limit final tasks finished more than p_older_than ago, with their steps, edges, history and DLQ entries (copied to tasker_archive first with p_archive; nothing changed with p_dry_run). Never waits for a lock; call it in a loop until it returns 0. TK004 for a NULL or negative interval or a limit below 1. Returns the number of tasks purged (or that would be).';
+
+--
 -- Name: register_template(jsonb); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -1511,6 +1772,7 @@ DECLARE
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM tasker.namespaces n WHERE n.name = v_ns) THEN
         PERFORM pgmq.create(v_queue);
+        PERFORM tasker._tune_queue_table(v_queue);
         INSERT INTO tasker.namespaces (name, queue_name) VALUES (v_ns, v_queue)
         ON CONFLICT (name) DO NOTHING;
     END IF;
@@ -1875,6 +2137,25 @@ BEGIN
     END IF;
 
     v_ids := ARRAY(SELECT (e ->> 'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
+
+    -- Locks before the decision: messages (a concurrent claim holds the ones it re-read), then
+    -- steps. Namespace and queue of a step never change, so they are read without a lock.
+    FOR v_queue IN
+        SELECT n.queue_name, array_agg(DISTINCT (e.value ->> 'msg_id')::bigint) AS msg_ids
+          FROM jsonb_array_elements(p_results) e
+          JOIN (SELECT w.step_uuid, w.namespace FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s
+            ON s.step_uuid = (e.value ->> 'step_uuid')::uuid
+          JOIN tasker.namespaces n ON n.name = s.namespace
+         GROUP BY n.queue_name
+         ORDER BY n.queue_name
+    LOOP
+        EXECUTE format('SELECT 1 FROM pgmq.%I q WHERE q.msg_id = ANY ($1) ORDER BY q.msg_id FOR UPDATE',
+                       'q_' || v_queue.queue_name)
+          USING v_queue.msg_ids;
+    END LOOP;
+    PERFORM 1 FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_ids) ORDER BY s.step_uuid FOR UPDATE;
+
+    -- Decided on the locked rows (a new statement sees what the waited-for claim committed).
     SELECT jsonb_agg(jsonb_build_object(
                'ord', e.ordinality,
                'step_uuid', e.value ->> 'step_uuid',
@@ -2340,7 +2621,8 @@ CREATE TABLE tasker.tasks (
     CONSTRAINT tasks_completed_at_iff_final CHECK (((completed_at IS NOT NULL) = (state = ANY (ARRAY['complete'::text, 'error'::text, 'cancelled'::text, 'resolved_manually'::text])))),
     CONSTRAINT tasks_state_known CHECK ((state = ANY (ARRAY['pending'::text, 'initializing'::text, 'enqueuing_steps'::text, 'steps_in_process'::text, 'evaluating_results'::text, 'waiting_for_dependencies'::text, 'waiting_for_retry'::text, 'blocked_by_failures'::text, 'complete'::text, 'error'::text, 'cancelled'::text, 'resolved_manually'::text]))),
     CONSTRAINT tasks_step_count_positive CHECK ((step_count > 0))
-);
+)
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_vacuum_threshold='1000', autovacuum_analyze_scale_factor='0.02', autovacuum_analyze_threshold='1000', autovacuum_vacuum_cost_limit='2000');
 
 --
 -- Name: dlq_overview; Type: VIEW; Schema: tasker; Owner: -
@@ -2384,6 +2666,18 @@ CREATE TABLE tasker.namespaces (
     queue_name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT namespaces_name_format CHECK ((name ~ '^[a-z][a-z0-9_]{0,33}$'::text))
+);
+
+--
+-- Name: settings; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.settings (
+    key text NOT NULL,
+    value jsonb NOT NULL,
+    description text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT settings_template_limits_positive_integers CHECK (((key <> ALL (ARRAY['template.max_steps'::text, 'template.max_fan_in'::text])) OR ((jsonb_typeof(value) = 'number'::text) AND (((value)::numeric % (1)::numeric) = (0)::numeric) AND (((value)::numeric >= (1)::numeric) AND ((value)::numeric <= (1000000)::numeric)))))
 );
 
 --
@@ -2446,7 +2740,8 @@ CREATE TABLE tasker.workflow_steps (
     CONSTRAINT workflow_steps_ready_only_when_dispatchable CHECK (((ready_at IS NULL) OR ((state = ANY (ARRAY['pending'::text, 'waiting_for_retry'::text])) AND (parents_pending = 0)))),
     CONSTRAINT workflow_steps_retry_time_iff_waiting CHECK (((next_retry_at IS NOT NULL) = (state = 'waiting_for_retry'::text))),
     CONSTRAINT workflow_steps_state_known CHECK ((state = ANY (ARRAY['pending'::text, 'enqueued'::text, 'in_progress'::text, 'waiting_for_retry'::text, 'complete'::text, 'error'::text, 'cancelled'::text, 'resolved_manually'::text])))
-);
+)
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_vacuum_threshold='1000', autovacuum_analyze_scale_factor='0.02', autovacuum_analyze_threshold='1000', autovacuum_vacuum_cost_limit='2000');
 
 --
 -- Name: step_overview; Type: VIEW; Schema: tasker; Owner: -
@@ -2614,7 +2909,8 @@ CREATE TABLE tasker.task_transitions (
     event text NOT NULL,
     metadata jsonb,
     created_at timestamp with time zone DEFAULT now() NOT NULL
-);
+)
+WITH (autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_scale_factor='0.05', autovacuum_vacuum_cost_limit='2000');
 
 --
 -- Name: task_transitions_id_seq; Type: SEQUENCE; Schema: tasker; Owner: -
@@ -2665,7 +2961,8 @@ CREATE TABLE tasker.workflow_step_transitions (
     attempt integer NOT NULL,
     metadata jsonb,
     created_at timestamp with time zone DEFAULT now() NOT NULL
-);
+)
+WITH (autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_scale_factor='0.05', autovacuum_vacuum_cost_limit='2000');
 
 --
 -- Name: workflow_step_transitions_id_seq; Type: SEQUENCE; Schema: tasker; Owner: -
@@ -2730,6 +3027,13 @@ ALTER TABLE ONLY tasker.namespaces
 
 ALTER TABLE ONLY tasker.namespaces
     ADD CONSTRAINT namespaces_queue_name_key UNIQUE (queue_name);
+
+--
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
 
 --
 -- Name: sql_applied sql_applied_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
