@@ -96,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
             if let Some(a) = server.grpc_addr {
                 println!("tasker-server: gRPC on {a}");
             }
+            println!("tasker-server: database {}", redact_password(&server.database_url));
             wait_for_signal().await;
             tracing::info!("shutting down");
             if tokio::time::timeout(shutdown_timeout + Duration::from_secs(5), server.shutdown()).await.is_err() {
@@ -125,5 +126,15 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+/// The URL with its password (if any) replaced by `***`, for printing.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((auth, host)) = rest.rsplit_once('@') else { return url.to_string() };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
     }
 }
