@@ -18,7 +18,7 @@ fn compile_protos() {
     println!("cargo:rerun-if-changed=proto");
     let mut protos: Vec<_> = fs::read_dir("proto/tasker/v1")
         .expect("proto/tasker/v1 directory")
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "proto"))
         .collect();
@@ -37,7 +37,7 @@ fn embed_sql() {
     println!("cargo:rerun-if-changed=migrations");
     let mut files: Vec<_> = fs::read_dir("sql")
         .expect("sql/ directory")
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
         .collect();
@@ -75,7 +75,7 @@ fn embed_examples() {
 
 fn collect_templates(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else { return };
-    for entry in entries.filter_map(|e| e.ok()) {
+    for entry in entries.filter_map(std::result::Result::ok) {
         let path = entry.path();
         if path.is_dir() {
             collect_templates(&path, out);

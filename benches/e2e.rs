@@ -72,7 +72,7 @@ fn cpu_secs(pid: u32) -> f64 {
 /// CPU seconds used so far by every PostgreSQL process (backends, walwriter, autovacuum, ...).
 fn postgres_cpu_secs() -> f64 {
     let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
-    dir.filter_map(|e| e.ok())
+    dir.filter_map(std::result::Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
         .map(cpu_secs)

@@ -744,7 +744,7 @@ fn pct(sorted: &[f64], q: f64) -> f64 {
 
 fn sorted(v: &[f64]) -> Vec<f64> {
     let mut v = v.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     v
 }
 
@@ -925,7 +925,7 @@ async fn main() -> anyhow::Result<()> {
         cfg.enqueue_batch,
         cfg.poll,
     );
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(0);
     println!("  cores={cores} (client and server share them)");
     let mut reports = Vec::new();
     for &mode in &cfg.modes {

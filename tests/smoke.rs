@@ -1,3 +1,5 @@
+//! Smoke tests: a migrated database has the engine schema and the execution audit table.
+
 use tasker_orchestration::testing::test_db;
 
 #[tokio::test]

@@ -89,7 +89,7 @@ impl ResultProcessorActor {
 
     /// Runs until `shutdown`: wake-up or tick -> drain.
     pub async fn run(self, shutdown: CancellationToken) {
-        batch::run_loop(&self, shutdown).await
+        batch::run_loop(&self, shutdown).await;
     }
 
     pub(crate) fn status_parts(&self) -> &Core {

@@ -134,7 +134,7 @@ impl StalenessSweeper {
             match self.run_once().await {
                 Ok(Outcome { reported: 0 }) => {}
                 Ok(Outcome { reported }) => {
-                    tracing::warn!(steps = reported, "staleness sweep failed steps whose queue message vanished")
+                    tracing::warn!(steps = reported, "staleness sweep failed steps whose queue message vanished");
                 }
                 Err(e) => tracing::warn!(error = %e, "staleness sweep failed"),
             }

@@ -95,7 +95,7 @@ impl StepEnqueuerActor {
 
     /// Runs until `shutdown`: wake-up, next retry due or tick -> drain.
     pub async fn run(self, shutdown: CancellationToken) {
-        batch::run_loop(&self, shutdown).await
+        batch::run_loop(&self, shutdown).await;
     }
 
     pub(crate) fn status_parts(&self) -> &Core {

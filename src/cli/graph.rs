@@ -199,7 +199,11 @@ mod tests {
     use super::*;
 
     fn step(name: &str, state: &str, parents: &[&str]) -> GraphStep {
-        GraphStep { name: name.into(), state: state.into(), parents: parents.iter().map(|p| p.to_string()).collect() }
+        GraphStep {
+            name: name.into(),
+            state: state.into(),
+            parents: parents.iter().map(|p| (*p).to_string()).collect(),
+        }
     }
 
     fn orders() -> Vec<GraphStep> {

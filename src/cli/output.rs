@@ -11,7 +11,7 @@ pub struct Table {
 impl Table {
     /// A table with these column headers.
     pub fn new(headers: &[&str]) -> Self {
-        Self { rows: vec![headers.iter().map(|h| h.to_string()).collect()] }
+        Self { rows: vec![headers.iter().map(|h| (*h).to_string()).collect()] }
     }
 
     /// Adds a row (missing cells print empty, extra cells are kept).

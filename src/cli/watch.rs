@@ -140,7 +140,7 @@ mod tests {
         assert!(outcome(&json!({"state": "complete"})).is_ok());
         assert!(outcome(&json!({"state": "resolved_manually"})).is_ok());
         let e = outcome(&json!({"state": "error", "task_uuid": "t", "last_error": {"message": "boom"}})).err();
-        assert_eq!(e.as_ref().map(|e| e.exit_code()), Some(7));
+        assert_eq!(e.as_ref().map(super::super::error::CliError::exit_code), Some(7));
         assert_eq!(e.map(|e| e.to_string()), Some("task ended in error: task t: boom".into()));
         assert_eq!(outcome(&json!({"state": "cancelled"})).err().map(|e| e.exit_code()), Some(7));
     }

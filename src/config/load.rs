@@ -113,8 +113,8 @@ fn load_layers(dir: Option<&Path>, env: &[(String, String)]) -> Result<Config, C
 
     for (name, value) in env {
         let Some(path) = name.strip_prefix("TASKER__") else { continue };
-        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
-        if keys.iter().any(|k| k.is_empty()) {
+        let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+        if keys.iter().any(std::string::String::is_empty) {
             return Err(ConfigError::Invalid { key: name.clone(), message: "empty key segment".into() });
         }
         set_path(&mut merged, &keys, parse_env_value(value)).map_err(|message| ConfigError::Invalid {

@@ -270,7 +270,7 @@ pub fn find_bin_dir() -> Option<PathBuf> {
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .filter_map(|e| {
             let v = e.file_name().to_str()?.parse::<u32>().ok()?;
             let bin = e.path().join("bin");

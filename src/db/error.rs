@@ -87,7 +87,7 @@ impl EngineError {
             EngineError::IdempotencyConflict(_) => Some(SQLSTATE_IDEMPOTENCY_CONFLICT.into()),
             EngineError::NotAllowed(_) => Some(SQLSTATE_NOT_ALLOWED.into()),
             EngineError::Sql { code, .. } => Some(code.clone()),
-            EngineError::Database(sqlx::Error::Database(db)) => db.code().map(|c| c.into_owned()),
+            EngineError::Database(sqlx::Error::Database(db)) => db.code().map(std::borrow::Cow::into_owned),
             EngineError::Unavailable(_) | EngineError::Database(_) => None,
         }
     }
@@ -116,7 +116,7 @@ impl From<sqlx::Error> for EngineError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::Database(db) => {
-                let Some(code) = db.code().map(|c| c.into_owned()) else { return EngineError::Database(err) };
+                let Some(code) = db.code().map(std::borrow::Cow::into_owned) else { return EngineError::Database(err) };
                 let is_engine = code.starts_with("TK") || SQLSTATES_UNAVAILABLE.contains(&code.as_str());
                 if !is_engine {
                     return EngineError::Database(err);

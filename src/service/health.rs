@@ -112,10 +112,10 @@ impl Service {
         }
         if let Ok(rows) = engine::analytics::state_counts(self.pool()).await {
             for state in crate::model::TASK_STATES {
-                metrics.tasks_by_state.get_or_create(&StateLabel { state: state.to_string() }).set(0);
+                metrics.tasks_by_state.get_or_create(&StateLabel { state: (*state).to_string() }).set(0);
             }
             for state in crate::model::STEP_STATES {
-                metrics.steps_by_state.get_or_create(&StateLabel { state: state.to_string() }).set(0);
+                metrics.steps_by_state.get_or_create(&StateLabel { state: (*state).to_string() }).set(0);
             }
             for (kind, state, n) in rows {
                 let family = if kind == "task" { &metrics.tasks_by_state } else { &metrics.steps_by_state };

@@ -226,7 +226,7 @@ mod tests {
             handler: step.into(),
             context,
             inputs: json!({}),
-            parent_results: parents.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
+            parent_results: parents.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
             timeout: Duration::from_secs(5),
         }
     }

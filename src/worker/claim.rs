@@ -50,7 +50,7 @@ impl Slots {
 
     /// Resolves when a slot is released (a wake-up is kept if nobody was waiting).
     pub(super) async fn freed(&self) {
-        self.freed.notified().await
+        self.freed.notified().await;
     }
 
     /// The messages held by running steps, by namespace: what the heartbeat extends.

@@ -148,7 +148,7 @@ fn context(step: &ClaimedStep) -> StepContext {
 fn panic_outcome(payload: Box<dyn std::any::Any + Send>) -> StepOutcome {
     let msg = payload
         .downcast_ref::<&str>()
-        .map(|s| s.to_string())
+        .map(|s| (*s).to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".to_string());
     StepOutcome::retryable("Panic", format!("handler panicked: {msg}"))

@@ -75,7 +75,7 @@ impl Wakeups {
 
     /// Resolves when there is something to [`take`](Self::take).
     pub(super) async fn notified(&self) {
-        self.notify.notified().await
+        self.notify.notified().await;
     }
 
     /// What was collected, leaving nothing.

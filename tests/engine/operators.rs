@@ -381,7 +381,7 @@ async fn step_overview_shows_dependencies_counters_and_readiness() {
     .fetch_all(pool)
     .await
     .unwrap();
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_string()).collect::<Vec<_>>();
     assert_eq!(
         rows,
         vec![

@@ -105,7 +105,7 @@ async fn every_plpgsql_function_in_tasker_passes_plpgsql_check() {
     .await
     .unwrap();
 
-    let failing: Vec<String> = findings.iter().filter(|f| !accepted(f)).map(|f| f.to_string()).collect();
+    let failing: Vec<String> = findings.iter().filter(|f| !accepted(f)).map(std::string::ToString::to_string).collect();
     assert!(
         failing.is_empty(),
         "plpgsql_check reports {} finding(s) in sql/ (fix them, or accept a harmless warning in \

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::support::*;
 
 fn names(v: &[&str]) -> BTreeSet<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    v.iter().map(|s| (*s).to_string()).collect()
 }
 
 async fn examples() -> TestDb {

@@ -35,7 +35,7 @@ fn blocks(doc: &str) -> Vec<Block> {
     for (n, line) in doc.lines().enumerate() {
         match (&mut open, line.strip_prefix("```")) {
             (None, Some(info)) => {
-                open = Some(Block { line: n + 1, info: info.trim().to_string(), body: String::new() })
+                open = Some(Block { line: n + 1, info: info.trim().to_string(), body: String::new() });
             }
             (Some(_), Some(_)) => out.extend(open.take()),
             (Some(b), None) => {
@@ -122,7 +122,7 @@ fn timestamp_len(s: &[char]) -> Option<usize> {
     if s.get(i) == Some(&'.') && digits(i + 1) > 0 {
         i += 1 + digits(i + 1);
     }
-    if matches!(s.get(i), Some('+') | Some('-')) && digits(i + 1) == 2 {
+    if matches!(s.get(i), Some('+' | '-')) && digits(i + 1) == 2 {
         i += 3;
         if s.get(i) == Some(&':') && digits(i + 1) == 2 {
             i += 3;

@@ -182,7 +182,7 @@ fn sql_channels() -> BTreeSet<String> {
                     channels.insert(name.to_string());
                 }
                 None => {
-                    problems.push(format!("{file}: pg_notify with a computed channel: {}", &arg[..arg.len().min(40)]))
+                    problems.push(format!("{file}: pg_notify with a computed channel: {}", &arg[..arg.len().min(40)]));
                 }
             }
         }

@@ -24,7 +24,7 @@ pub type Ts = DateTime<Utc>;
 /// The SQLSTATE of a database error, if the error came from the server.
 pub fn sqlstate(err: &sqlx::Error) -> Option<String> {
     match err {
-        sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
+        sqlx::Error::Database(e) => e.code().map(std::borrow::Cow::into_owned),
         _ => None,
     }
 }

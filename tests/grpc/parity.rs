@@ -87,7 +87,7 @@ async fn every_rest_route_has_a_grpc_counterpart() {
     }
     assert!(routes.len() >= 20, "the OpenAPI document lists too few routes: {routes:?}");
     let table: BTreeSet<(String, String)> =
-        ROUTE_TO_RPC.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+        ROUTE_TO_RPC.iter().map(|(m, p, _)| ((*m).to_string(), (*p).to_string())).collect();
     let missing: Vec<_> = routes.difference(&table).collect();
     assert!(missing.is_empty(), "REST routes without a declared gRPC counterpart: {missing:?}");
     let rpcs = rpcs_in_descriptor_set();
@@ -97,13 +97,13 @@ async fn every_rest_route_has_a_grpc_counterpart() {
         }
         // Non-API routes may be left out of the document; API routes must be in it.
         if path.starts_with("/v1/") || path.starts_with("/health") {
-            assert!(routes.contains(&(method.to_string(), path.to_string())), "{method} {path} is not served");
+            assert!(routes.contains(&((*method).to_string(), (*path).to_string())), "{method} {path} is not served");
         }
     }
     let mapped: BTreeSet<String> = ROUTE_TO_RPC
         .iter()
         .filter_map(|(_, _, t)| t.ok().map(str::to_string))
-        .chain(GRPC_ONLY.iter().map(|(r, _)| r.to_string()))
+        .chain(GRPC_ONLY.iter().map(|(r, _)| (*r).to_string()))
         .collect();
     let unmapped: Vec<_> = rpcs.difference(&mapped).collect();
     assert!(unmapped.is_empty(), "RPCs neither mapped to a REST route nor declared gRPC-only: {unmapped:?}");

@@ -231,11 +231,8 @@ async fn problem_guard(req: Request, next: Next) -> Response {
 /// Sets a problem's `instance` to the request path when the handler left it out.
 async fn with_instance(resp: Response, path: &str) -> Response {
     let (mut parts, body) = resp.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_PROBLEM_BYTES).await {
-        Ok(b) => b,
-        Err(_) => {
-            return ApiError::new(parts.status, "server-error", "unreadable error answer").at(path).into_response()
-        }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_PROBLEM_BYTES).await else {
+        return ApiError::new(parts.status, "server-error", "unreadable error answer").at(path).into_response();
     };
     let bytes = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(serde_json::Value::Object(mut doc)) if !doc.contains_key("instance") => {

@@ -63,7 +63,7 @@ mod tests {
     fn json_args_parse_or_are_invalid_input() {
         assert_eq!(json_arg("--context", r#"{"a": 1}"#).ok(), Some(serde_json::json!({"a": 1})));
         let e = json_arg("--context", "{nope").err();
-        assert_eq!(e.as_ref().map(|e| e.exit_code()), Some(4));
+        assert_eq!(e.as_ref().map(super::super::error::CliError::exit_code), Some(4));
         assert!(e.map(|e| e.to_string()).unwrap_or_default().starts_with("invalid --context: not JSON"));
         assert_eq!(json_arg("--context", "@/no/such/file").err().map(|e| e.exit_code()), Some(4));
     }
