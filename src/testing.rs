@@ -201,7 +201,8 @@ impl TestServer {
 
 /// The configuration a test server uses: the `test` environment, the given database, free
 /// ports on 127.0.0.1, plus `overrides` as `TASKER__…` variables (e.g.
-/// `("TASKER__AUTH__ENABLED", "true")`).
+/// `("TASKER__AUTH__ENABLED", "true")`). An override replaces a default of the same name, so
+/// `("TASKER_ENV", "production")` runs the production configuration.
 pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> crate::config::Config {
     let mut env: Vec<(String, String)> = vec![
         ("TASKER_ENV".into(), "test".into()),
@@ -212,6 +213,7 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> crate::con
         ("TASKER__ORCHESTRATION__GRPC__PORT".into(), "0".into()),
     ];
     for (k, v) in overrides {
+        env.retain(|(name, _)| name != k);
         env.push(((*k).into(), (*v).into()));
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tasker");

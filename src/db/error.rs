@@ -20,6 +20,11 @@ pub const SQLSTATE_NOT_ALLOWED: &str = "TK006";
 /// (`query_canceled`), too many connections, administrator / crash / cannot-connect-now shutdown.
 pub const SQLSTATES_UNAVAILABLE: &[&str] = &["57014", "53300", "57P01", "57P02", "57P03"];
 
+/// Standard SQLSTATEs that mean "this text cannot be stored": a NUL character in a text value
+/// (`character_not_in_repertoire`) or `\u0000` in JSON (`untranslatable_character`). Only the
+/// caller's data can cause them, so they are [`EngineError::InvalidInput`], not internal errors.
+pub const SQLSTATES_INVALID_TEXT: &[&str] = &["22021", "22P05"];
+
 /// Why an engine call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -73,6 +78,9 @@ impl EngineError {
             SQLSTATE_IDEMPOTENCY_CONFLICT => EngineError::IdempotencyConflict(message),
             SQLSTATE_NOT_ALLOWED => EngineError::NotAllowed(message),
             c if SQLSTATES_UNAVAILABLE.contains(&c) => EngineError::Unavailable(format!("SQLSTATE {c}: {message}")),
+            c if SQLSTATES_INVALID_TEXT.contains(&c) => {
+                EngineError::InvalidInput(format!("{message}: text cannot contain NUL characters"))
+            }
             _ => EngineError::Sql { code: code.to_string(), message },
         }
     }
@@ -117,7 +125,9 @@ impl From<sqlx::Error> for EngineError {
         match &err {
             sqlx::Error::Database(db) => {
                 let Some(code) = db.code().map(std::borrow::Cow::into_owned) else { return EngineError::Database(err) };
-                let is_engine = code.starts_with("TK") || SQLSTATES_UNAVAILABLE.contains(&code.as_str());
+                let is_engine = code.starts_with("TK")
+                    || SQLSTATES_UNAVAILABLE.contains(&code.as_str())
+                    || SQLSTATES_INVALID_TEXT.contains(&code.as_str());
                 if !is_engine {
                     return EngineError::Database(err);
                 }
@@ -151,6 +161,8 @@ mod tests {
             ("TK005", "IdempotencyConflict"),
             ("TK006", "NotAllowed"),
             ("57014", "Unavailable"),
+            ("22021", "InvalidInput"),
+            ("22P05", "InvalidInput"),
             ("23505", "Sql"),
         ] {
             let e = EngineError::from_sqlstate(code, "m".into());

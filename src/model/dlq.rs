@@ -48,12 +48,15 @@ pub struct DlqEntry {
 #[into_params(parameter_in = Query)]
 pub struct DlqListQuery {
     /// Only this status.
+    #[param(value_type = Option<super::DlqStatusName>)]
     pub resolution_status: Option<String>,
     /// Only this namespace.
     pub namespace: Option<String>,
     /// Page size (1-500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (an entry id; empty = first page).
+    #[param(pattern = "^[0-9]{0,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -63,6 +66,7 @@ pub struct DlqListQuery {
 pub struct DlqUpdate {
     /// New status.
     #[serde(default)]
+    #[schema(value_type = Option<super::DlqStatusName>)]
     pub resolution_status: Option<String>,
     /// Notes to append.
     #[serde(default)]

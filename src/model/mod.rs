@@ -19,6 +19,42 @@ pub use step::{RetriedStep, RetryFilter, RetryOutcome, Step, StepAction, StepAct
 pub use task::{Page, StepCounts, Task, TaskListQuery, TaskRequest};
 pub use template::{Template, TemplateSummary};
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A task state, as the OpenAPI document lists it (the values of [`TASK_STATES`]; requests carry
+/// it as text).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum TaskStateName {
+    Pending,
+    Initializing,
+    EnqueuingSteps,
+    StepsInProcess,
+    EvaluatingResults,
+    WaitingForDependencies,
+    WaitingForRetry,
+    BlockedByFailures,
+    Complete,
+    Error,
+    Cancelled,
+    ResolvedManually,
+}
+
+/// A DLQ entry's resolution status, as the OpenAPI document lists it (the values of the service's
+/// `DLQ_STATUSES`; requests carry it as text).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum DlqStatusName {
+    Pending,
+    Investigating,
+    Resolved,
+    Retried,
+    Discarded,
+}
+
 /// The 12 task states.
 pub const TASK_STATES: &[&str] = &[
     "pending",

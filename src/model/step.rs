@@ -130,8 +130,9 @@ pub struct RetryFilter {
     /// Failed before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_before: Option<DateTime<Utc>>,
-    /// Most steps reset (default 1000).
+    /// Most steps reset (1-100000, default 1000).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 100000)]
     pub limit: Option<u32>,
     /// Show what would change, change nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -8,9 +8,11 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRequest {
-    /// Template name.
+    /// Template name (not blank).
+    #[schema(pattern = r"\S")]
     pub name: String,
-    /// Template namespace.
+    /// Template namespace (not blank).
+    #[schema(pattern = r"\S")]
     pub namespace: String,
     /// Template version; absent = most recently registered.
     #[serde(default)]
@@ -33,9 +35,12 @@ pub struct TaskRequest {
     pub tags: Vec<String>,
     /// Higher runs first (-1000000..=1000000, default 0).
     #[serde(default)]
+    #[schema(minimum = -1000000, maximum = 1000000)]
     pub priority: Option<i32>,
-    /// Same key and same request -> the same task; same key, different request -> conflict.
+    /// Same key and same request -> the same task; same key, different request -> conflict
+    /// (1-255 characters).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
     pub idempotency_key: Option<String>,
     /// Correlation id for tracing across systems (defaults to the task uuid).
     #[serde(default)]
@@ -120,14 +125,17 @@ pub struct TaskListQuery {
     /// Only this template name.
     pub name: Option<String>,
     /// Only this state.
+    #[param(value_type = Option<super::TaskStateName>)]
     pub state: Option<String>,
     /// Created at or after.
     pub created_after: Option<DateTime<Utc>>,
     /// Created before.
     pub created_before: Option<DateTime<Utc>>,
     /// Page size (1-500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (a task uuid; empty = first page).
+    #[param(pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$")]
     pub cursor: Option<String>,
 }
 

@@ -10,6 +10,7 @@ impl Service {
     /// Creates a task (through the task request actor when running with actors) and returns it.
     pub async fn create_task(&self, req: TaskRequest) -> ServiceResult<Task> {
         validate_request(&req)?;
+        reject_nul(&req)?;
         let task_uuid = match &self.inner.submitter {
             Some(s) => s.submit(req).await?,
             None => engine::tasks::create_task(self.pool(), &req).await?,
@@ -63,11 +64,36 @@ fn validate_request(req: &TaskRequest) -> ServiceResult<()> {
     Ok(())
 }
 
-/// Parses a page cursor (the last id served).
+/// Rejects a request holding a NUL character anywhere (PostgreSQL text and jsonb cannot store
+/// one). Checked before the request joins a batch: the database would fail the whole batch call,
+/// and with it every other request sharing it.
+fn reject_nul(req: &TaskRequest) -> ServiceResult<()> {
+    fn in_json(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(a) => a.iter().any(in_json),
+            serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || in_json(v)),
+            _ => false,
+        }
+    }
+    let texts = [&req.version, &req.initiator, &req.source_system, &req.reason, &req.idempotency_key];
+    let nul = req.namespace.contains('\0')
+        || req.name.contains('\0')
+        || texts.iter().any(|t| t.as_deref().is_some_and(|t| t.contains('\0')))
+        || req.tags.iter().any(|t| t.contains('\0'))
+        || req.context.as_ref().is_some_and(in_json);
+    if nul {
+        return Err(ServiceError::InvalidInput("the task request contains a NUL character (\\u0000)".into()));
+    }
+    Ok(())
+}
+
+/// Parses a page cursor (the last id served, a hyphenated UUID as `next_cursor` gives it; the
+/// OpenAPI document states that form).
 pub(crate) fn parse_cursor(cursor: Option<&str>) -> ServiceResult<Option<Uuid>> {
     match cursor {
         None | Some("") => Ok(None),
-        Some(c) => Uuid::parse_str(c).map(Some).map_err(|_| {
+        Some(c) => Some(c).filter(|c| c.len() == 36).and_then(|c| Uuid::parse_str(c).ok()).map(Some).ok_or_else(|| {
             ServiceError::InvalidInput(format!("invalid cursor '{c}': use next_cursor from a previous page"))
         }),
     }
@@ -81,12 +107,17 @@ pub(crate) fn paginate<T>(mut items: Vec<T>, limit: i64, cursor_of: impl Fn(&T) 
     Page { items, next_cursor }
 }
 
-/// Parses a numeric page cursor (the last id served).
+/// Parses a numeric page cursor (the last id served: up to 18 digits, as the OpenAPI document
+/// states; no sign).
 pub(crate) fn parse_cursor_id(cursor: Option<&str>) -> ServiceResult<Option<i64>> {
     match cursor {
         None | Some("") => Ok(None),
-        Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
-            ServiceError::InvalidInput(format!("invalid cursor '{c}': use next_cursor from a previous page"))
-        }),
+        Some(c) => Some(c)
+            .filter(|c| c.len() <= 18 && c.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|c| c.parse::<i64>().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ServiceError::InvalidInput(format!("invalid cursor '{c}': use next_cursor from a previous page"))
+            }),
     }
 }

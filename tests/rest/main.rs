@@ -4,6 +4,7 @@
 mod analytics;
 mod auth;
 mod backpressure;
+mod contract;
 mod dlq;
 mod docs;
 mod errors;

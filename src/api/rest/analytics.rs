@@ -22,6 +22,7 @@ pub(super) fn routes() -> Vec<ApiRoute> {
 #[into_params(parameter_in = Query)]
 pub(super) struct PerformanceParams {
     /// Window in hours (1-2160, default 24).
+    #[param(minimum = 1, maximum = 2160)]
     hours: Option<u32>,
 }
 
@@ -31,8 +32,10 @@ pub(super) struct PerformanceParams {
 #[into_params(parameter_in = Query)]
 pub(super) struct BottleneckParams {
     /// How many slowest steps and templates (1-100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// Window in hours (1-2160, default 24).
+    #[param(minimum = 1, maximum = 2160)]
     hours: Option<u32>,
 }
 

@@ -4,6 +4,7 @@
 //! [`super::routes`] exactly, both ways.
 
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
@@ -55,8 +56,9 @@ pub const BEARER_SCHEME: &str = "bearer";
         docs::docs_asset,
         docs::openapi_json,
     ),
-    components(schemas(Problem)),
-    modifiers(&Security, &CommonProblems),
+    // The two enums only name the values of text fields (`value_type`): listed so their `$ref`s resolve.
+    components(schemas(Problem, crate::model::TaskStateName, crate::model::DlqStatusName)),
+    modifiers(&Security, &CommonProblems, &DlqUpdateNeedsAField),
     tags(
         (name = "tasks", description = "Create, list, read and cancel tasks"),
         (name = "steps", description = "Workflow steps: read, operate, history; batch retry"),
@@ -94,7 +96,9 @@ impl Modify for Security {
     }
 }
 
-/// Adds the answers every operation can give: 401/403 where a key is needed, 500 everywhere.
+/// Adds the answers every operation can give: 401/403 where a key is needed, 413/415 where it
+/// takes a body (every body is size-limited; a JSON body needs `Content-Type: application/json`),
+/// 500 everywhere.
 struct CommonProblems;
 
 fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
@@ -124,7 +128,14 @@ impl Modify for CommonProblems {
             ];
             for op in ops.into_iter().flatten() {
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
                 let responses = &mut op.responses.responses;
+                if has_body {
+                    responses.entry("413".into()).or_insert_with(|| problem("Body too large"));
+                    responses
+                        .entry("415".into())
+                        .or_insert_with(|| problem("Content-Type is not one this operation takes"));
+                }
                 if secured {
                     responses
                         .entry("401".into())
@@ -136,5 +147,24 @@ impl Modify for CommonProblems {
                     .or_insert_with(|| problem("Internal error: the problem carries only a correlation id"));
             }
         }
+    }
+}
+
+/// `PATCH /v1/dlq/entry/{id}` needs at least one of its fields with a value (else 422 "nothing
+/// to update"): the derived schema of `DlqUpdate` allows `{}`, so it is narrowed with an `anyOf`.
+struct DlqUpdateNeedsAField;
+
+impl Modify for DlqUpdateNeedsAField {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else { return };
+        let Some(derived) = components.schemas.remove("DlqUpdate") else { return };
+        let mut one_given = AnyOfBuilder::new();
+        for field in ["resolution_status", "resolution_notes", "resolved_by"] {
+            one_given = one_given.item(
+                ObjectBuilder::new().required(field).property(field, ObjectBuilder::new().schema_type(Type::String)),
+            );
+        }
+        let narrowed = AllOfBuilder::new().item(derived).item(one_given).build();
+        components.schemas.insert("DlqUpdate".into(), RefOr::T(Schema::AllOf(narrowed)));
     }
 }
