@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{page_size, Service, ServiceError, ServiceResult};
+use super::{input, page_size, Service, ServiceError, ServiceResult};
 use crate::db::engine;
 use crate::model::{Page, Task, TaskListQuery, TaskRequest, TASK_STATES};
 
@@ -25,6 +25,10 @@ impl Service {
     /// Tasks matching the filters, newest first, one page at a time.
     pub async fn list_tasks(&self, q: TaskListQuery) -> ServiceResult<Page<Task>> {
         let limit = page_size(q.limit)?;
+        input::opt_text("namespace", q.namespace.as_deref())?;
+        input::opt_text("name", q.name.as_deref())?;
+        input::opt_text("state", q.state.as_deref())?;
+        input::opt_text("cursor", q.cursor.as_deref())?;
         if let Some(state) = &q.state {
             if !TASK_STATES.contains(&state.as_str()) {
                 return Err(ServiceError::InvalidInput(format!(
@@ -40,6 +44,7 @@ impl Service {
 
     /// Cancels a task and its unfinished steps; returns it afterwards.
     pub async fn cancel_task(&self, task_uuid: Uuid, reason: Option<String>) -> ServiceResult<Task> {
+        input::opt_text("reason", reason.as_deref())?;
         engine::tasks::cancel_task(self.pool(), task_uuid, reason.as_deref()).await?;
         self.get_task(task_uuid).await
     }
@@ -52,6 +57,17 @@ pub(crate) fn found_task(task: Option<Task>, task_uuid: Uuid) -> ServiceResult<T
 
 /// Checks what the database would reject less clearly.
 fn validate_request(req: &TaskRequest) -> ServiceResult<()> {
+    input::text("namespace", &req.namespace)?;
+    input::text("name", &req.name)?;
+    input::opt_text("version", req.version.as_deref())?;
+    input::opt_text("initiator", req.initiator.as_deref())?;
+    input::opt_text("source_system", req.source_system.as_deref())?;
+    input::opt_text("reason", req.reason.as_deref())?;
+    input::opt_text("idempotency_key", req.idempotency_key.as_deref())?;
+    input::texts("tags", &req.tags)?;
+    if let Some(ctx) = &req.context {
+        input::json("context", ctx)?;
+    }
     if req.namespace.trim().is_empty() || req.name.trim().is_empty() {
         return Err(ServiceError::InvalidInput("namespace and name are required".into()));
     }

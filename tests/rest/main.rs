@@ -7,6 +7,7 @@ mod backpressure;
 mod dlq;
 mod docs;
 mod errors;
+mod hardening;
 mod health;
 mod steps;
 mod support;
