@@ -115,7 +115,7 @@ impl Server {
                 max_connections: db.system_max_connections,
                 min_connections: 1,
                 acquire_timeout,
-                application_name: "tasker-server-system".into(),
+                application_name: "tasker-server".into(),
                 statement_timeout: millis(db.system_statement_timeout_ms),
             },
         )
