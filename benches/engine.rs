@@ -613,6 +613,7 @@ async fn run_suite(cfg: &Config, mode: Mode, url: &str) -> anyhow::Result<ModeRe
             min_connections: conns,
             acquire_timeout: Duration::from_secs(30),
             application_name: "tasker-bench".into(),
+            statement_timeout: None,
         },
     )
     .await?;

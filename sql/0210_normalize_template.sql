@@ -5,7 +5,9 @@
 -- malformed namespace / name / version, no steps, a step without a name or handler, a duplicate
 -- step name, a dependency on an unknown step or on itself, a dependency cycle (the message lists
 -- the steps on or behind a cycle), out-of-range retry or timeout settings, any unknown key (a
--- typo such as "retries" is an error, not silently ignored), and a template over its limits:
+-- typo such as "retries" is an error, not silently ignored), an input_schema that
+-- tasker.json_schema_errors could not apply (a keyword of the wrong type, an invalid pattern:
+-- tasker._input_schema_problem names the keyword's path), and a template over its limits:
 -- more steps than the setting template.max_steps (default 10000), or a step with more
 -- dependencies than template.max_fan_in (default 1000); the message names the setting.
 -- Integers written as 5.0 are stored as 5.
@@ -28,6 +30,7 @@ DECLARE
     v_name    text := p_definition ->> 'name';
     v_version text := p_definition ->> 'version';
     v_label   text;
+    v_problem text;
     v_max_steps  integer;
     v_max_fan_in integer;
     v_n       integer;
@@ -85,6 +88,14 @@ BEGIN
     END IF;
     IF p_definition ? 'input_schema' AND jsonb_typeof(p_definition -> 'input_schema') NOT IN ('object', 'null') THEN
         RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: input_schema must be an object', v_label);
+    END IF;
+    IF jsonb_typeof(p_definition -> 'input_schema') = 'object' THEN
+        v_problem := tasker._input_schema_problem(p_definition -> 'input_schema', 'input_schema');
+        IF v_problem IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK003', MESSAGE = format('template %s: %s', v_label, v_problem),
+                HINT = 'input_schema supports type, enum, const, required, properties, additionalProperties, items, '
+                       'minItems, maxItems, minLength, maxLength, pattern, minimum, maximum (docs/templates.md)';
+        END IF;
     END IF;
 
     -- Limits (tasker.settings; the defaults apply when a row is missing).

@@ -37,7 +37,8 @@ pub struct Server {
     listeners: Vec<JoinHandle<()>>,
     worker: Option<(CancellationToken, JoinHandle<()>)>,
     actors: Option<Actors>,
-    pool: PgPool,
+    api_pool: PgPool,
+    system_pool: PgPool,
     embedded: Option<EmbeddedPostgres>,
 }
 
@@ -78,13 +79,19 @@ impl Server {
     /// Starts everything; returns once both listeners are bound.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         let (database_url, embedded) = open_database(&config).await?;
+        let db = &config.database;
+        let acquire_timeout = Duration::from_millis(db.acquire_timeout_ms);
+        let millis = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
+        // Three kinds of connections, each with its own statement_timeout: migrations (a short-lived
+        // pool), the system pool (actors, LISTEN, health, worker) and the API pool.
         let pool = db::connect(
             &database_url,
             &PoolOptions {
-                max_connections: config.database.max_connections,
-                min_connections: config.database.min_connections,
-                acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
-                application_name: "tasker-server".into(),
+                max_connections: 2,
+                min_connections: 0,
+                acquire_timeout,
+                application_name: "tasker-server-migrate".into(),
+                statement_timeout: millis(db.migration_statement_timeout_ms),
             },
         )
         .await
@@ -101,13 +108,43 @@ impl Server {
                 .context("loading task templates")?;
             tracing::info!(templates = loaded.len(), dir = %config.templates.dir, "templates registered");
         }
+        pool.close().await;
+        let system_pool = db::connect(
+            &database_url,
+            &PoolOptions {
+                max_connections: db.system_max_connections,
+                min_connections: 1,
+                acquire_timeout,
+                application_name: "tasker-server".into(),
+                statement_timeout: millis(db.system_statement_timeout_ms),
+            },
+        )
+        .await
+        .context("connecting the system pool")?;
+        let api_pool = db::connect(
+            &database_url,
+            &PoolOptions {
+                max_connections: db.max_connections,
+                min_connections: db.min_connections,
+                acquire_timeout,
+                application_name: "tasker-server-api".into(),
+                statement_timeout: Some(config.api_statement_timeout()),
+            },
+        )
+        .await
+        .context("connecting the API pool")?;
 
         let metrics = Arc::new(Metrics::new());
-        let actors = Actors::spawn(pool.clone(), &config, metrics.clone()).context("starting the actors")?;
-        let service = Service::new(pool.clone(), Some(actors.submitter.clone()), Some(actors.status.clone()));
+        let actors = Actors::spawn(system_pool.clone(), &config, metrics.clone()).context("starting the actors")?;
+        let service = Service::with_pools(
+            api_pool.clone(),
+            system_pool.clone(),
+            Some(actors.submitter.clone()),
+            Some(actors.status.clone()),
+        );
         let shutdown = CancellationToken::new();
 
-        let worker = if config.worker.embedded { Some(start_worker(&pool, &config)?) } else { None };
+        let worker = if config.worker.embedded { Some(start_worker(&system_pool, &config)?) } else { None };
 
         #[cfg_attr(not(any(feature = "web-api", feature = "grpc-api")), allow(unused_mut))]
         let mut listeners = Vec::new();
@@ -146,7 +183,8 @@ impl Server {
             listeners,
             worker,
             actors: Some(actors),
-            pool,
+            api_pool,
+            system_pool,
             embedded,
         })
     }
@@ -165,7 +203,8 @@ impl Server {
         if let Some(actors) = self.actors.take() {
             actors.shutdown().await;
         }
-        self.pool.close().await;
+        self.api_pool.close().await;
+        self.system_pool.close().await;
         if let Some(mut pg) = self.embedded.take() {
             let _ = tokio::task::spawn_blocking(move || pg.stop()).await;
         }

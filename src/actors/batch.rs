@@ -166,7 +166,10 @@ pub(crate) async fn run_once_at<A: BatchActor>(actor: &A, now: Option<DateTime<U
             Ok(outcome)
         }
         Err(e) => {
-            core.breaker.record_failure();
+            // Only an outage (connection, timeout, resources) counts toward the breaker.
+            if e.is_unavailable() {
+                core.breaker.record_failure();
+            }
             core.metrics.actor_errors.get_or_create(&label).inc();
             Err(e.into())
         }

@@ -164,7 +164,11 @@ impl Creator {
         self.metrics.actor_latency.get_or_create(&label).observe(started.elapsed().as_secs_f64());
         match results {
             Ok(results) => {
-                self.breaker.record_success();
+                if results.iter().any(|r| r.as_ref().is_err_and(EngineError::is_unavailable)) {
+                    self.breaker.record_failure();
+                } else {
+                    self.breaker.record_success();
+                }
                 self.metrics.actor_processed.get_or_create(&label).inc_by(results.len() as u64);
                 self.metrics.actor_batch_size.get_or_create(&label).observe(results.len() as f64);
                 let mut outcome = Outcome::default();
@@ -185,7 +189,11 @@ impl Creator {
                 Ok(outcome)
             }
             Err(err) => {
-                self.breaker.record_failure();
+                // Only an outage (connection, timeout, resources) counts toward the breaker: a
+                // bad request must never pause task creation for everyone.
+                if err.is_unavailable() {
+                    self.breaker.record_failure();
+                }
                 self.metrics.actor_errors.get_or_create(&label).inc();
                 // Logged once here; every caller gets the id to quote.
                 let correlation_id = Uuid::now_v7();
@@ -219,7 +227,24 @@ impl Creator {
             };
         }
         let reqs: Vec<&TaskRequest> = cmds.iter().map(|c| &c.req).collect();
-        engine::tasks::create_tasks(&self.pool, &reqs).await
+        match engine::tasks::create_tasks(&self.pool, &reqs).await {
+            Ok(results) => Ok(results),
+            Err(e) if e.is_unavailable() => Err(e),
+            // The call failed as a whole for a reason that is not an outage (one request the
+            // server could not even take as a parameter, such as a NUL in its context): retry
+            // request by request, so only that request fails.
+            Err(e) => {
+                tracing::warn!(error = %e, requests = cmds.len(), "batch create failed; creating one by one");
+                let mut results = Vec::with_capacity(cmds.len());
+                for cmd in cmds {
+                    match engine::tasks::create_task(&self.pool, &cmd.req).await {
+                        Err(e) if e.is_unavailable() && results.is_empty() => return Err(e),
+                        r => results.push(r),
+                    }
+                }
+                Ok(results)
+            }
+        }
     }
 }
 
@@ -322,5 +347,10 @@ impl TaskRequestActor {
 
     pub(crate) fn breaker(&self) -> Arc<CircuitBreaker> {
         self.creator.breaker.clone()
+    }
+
+    /// Its circuit breaker's state.
+    pub fn breaker_status(&self) -> crate::model::BreakerStatus {
+        self.creator.breaker.status()
     }
 }

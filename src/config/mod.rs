@@ -49,12 +49,38 @@ pub struct DatabaseConfig {
     pub embedded_data_dir: String,
     /// The embedded server's port; 0 picks a free one.
     pub embedded_port: u16,
-    /// Pool size.
+    /// Size of the API pool: the connections REST and gRPC requests use.
     pub max_connections: u32,
-    /// Connections kept open.
+    /// API pool connections kept open.
     pub min_connections: u32,
     /// Wait for a free connection at most this long.
     pub acquire_timeout_ms: u64,
+    /// Size of the system pool, which API requests never use: the actors, the LISTEN
+    /// connection, health checks and metrics, and the in-process worker. Health and the actors
+    /// keep working while API requests hold every API connection.
+    pub system_max_connections: u32,
+    /// `statement_timeout` of API connections, in ms; never longer than
+    /// `[orchestration.web] request_timeout_ms` (a request that timed out leaves no query running
+    /// past it); 0 means the request timeout.
+    pub api_statement_timeout_ms: u64,
+    /// `statement_timeout` of system connections (actors, health, worker), in ms; 0 = none.
+    pub system_statement_timeout_ms: u64,
+    /// `statement_timeout` of the migration connection (migrations, `sql/`, template loading at
+    /// start), in ms; 0 = none.
+    pub migration_statement_timeout_ms: u64,
+}
+
+impl Config {
+    /// The API pool's statement timeout: `[database] api_statement_timeout_ms`, bounded by the
+    /// REST request timeout.
+    pub fn api_statement_timeout(&self) -> std::time::Duration {
+        let request = self.orchestration.web.request_timeout_ms;
+        let ms = match self.database.api_statement_timeout_ms {
+            0 => request,
+            n => n.min(request),
+        };
+        std::time::Duration::from_millis(ms)
+    }
 }
 
 /// `[templates]`.
@@ -261,8 +287,14 @@ impl Config {
         if a.fallback_tick_ms == 0 {
             return bad("orchestration.actors.fallback_tick_ms", "must be at least 1");
         }
-        if self.database.max_connections < 2 {
-            return bad("database.max_connections", "must be at least 2 (one is the listener's)");
+        if self.database.max_connections < 1 {
+            return bad("database.max_connections", "must be at least 1");
+        }
+        if self.database.system_max_connections < 3 {
+            return bad(
+                "database.system_max_connections",
+                "must be at least 3 (the LISTEN connection, the actors, health)",
+            );
         }
         if self.database.min_connections > self.database.max_connections {
             return bad("database.min_connections", "must not exceed database.max_connections");

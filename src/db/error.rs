@@ -1,7 +1,10 @@
 //! The engine's one error type. Every database error is translated here, once: the engine's own
 //! SQLSTATEs (class `TK`, raised by the functions under `sql/`) become named variants carrying
-//! the engine's message (and its hint); connection trouble becomes [`EngineError::Unavailable`];
-//! anything else keeps its driver error for the caller to log.
+//! the engine's message (and its hint); data the server cannot take (a NUL character, text that
+//! is not a number…, [`SQLSTATES_INVALID_INPUT`]) becomes [`EngineError::InvalidInput`], the
+//! caller's error; connection, timeout and resource trouble becomes [`EngineError::Unavailable`]
+//! (the only kind that counts toward a circuit breaker); anything else keeps its driver error for
+//! the caller to log.
 
 /// An illegal state machine move (`tasker._move_task`, `tasker.transition_steps`).
 pub const SQLSTATE_ILLEGAL_TRANSITION: &str = "TK001";
@@ -18,12 +21,22 @@ pub const SQLSTATE_NOT_ALLOWED: &str = "TK006";
 
 /// Standard SQLSTATEs that mean "the database cannot serve now; retry later": statement timeout
 /// (`query_canceled`), too many connections, administrator / crash / cannot-connect-now shutdown.
+/// Class `08` (connection exception) and class `53` (insufficient resources: disk full, out of
+/// memory, too many connections) are unavailable too, whatever their subclass.
 pub const SQLSTATES_UNAVAILABLE: &[&str] = &["57014", "53300", "57P01", "57P02", "57P03"];
 
-/// Standard SQLSTATEs that mean "this text cannot be stored": a NUL character in a text value
-/// (`character_not_in_repertoire`) or `\u0000` in JSON (`untranslatable_character`). Only the
-/// caller's data can cause them, so they are [`EngineError::InvalidInput`], not internal errors.
-pub const SQLSTATES_INVALID_TEXT: &[&str] = &["22021", "22P05"];
+/// Standard SQLSTATEs raised by data the server cannot take: the request's fault, not the
+/// database's. `22P05` untranslatable character (`\u0000` in JSON), `22021` character not in
+/// repertoire (a NUL byte in text), `22P02` invalid text representation, `2201B` invalid regular
+/// expression, `22001` string too long, `22003` numeric value out of range, `22007`/`22008`
+/// datetime format / overflow, `22025` invalid escape sequence, `22023` invalid parameter value,
+/// `54000` program limit exceeded (e.g. a value too large to index).
+pub const SQLSTATES_INVALID_INPUT: &[&str] =
+    &["22P05", "22021", "22P02", "2201B", "22001", "22003", "22007", "22008", "22025", "22023", "54000"];
+
+fn is_unavailable_sqlstate(code: &str) -> bool {
+    SQLSTATES_UNAVAILABLE.contains(&code) || code.starts_with("08") || code.starts_with("53")
+}
 
 /// Why an engine call failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,10 +90,8 @@ impl EngineError {
             SQLSTATE_INVALID_INPUT => EngineError::InvalidInput(message),
             SQLSTATE_IDEMPOTENCY_CONFLICT => EngineError::IdempotencyConflict(message),
             SQLSTATE_NOT_ALLOWED => EngineError::NotAllowed(message),
-            c if SQLSTATES_UNAVAILABLE.contains(&c) => EngineError::Unavailable(format!("SQLSTATE {c}: {message}")),
-            c if SQLSTATES_INVALID_TEXT.contains(&c) => {
-                EngineError::InvalidInput(format!("{message}: text cannot contain NUL characters"))
-            }
+            c if SQLSTATES_INVALID_INPUT.contains(&c) => EngineError::InvalidInput(message),
+            c if is_unavailable_sqlstate(c) => EngineError::Unavailable(format!("SQLSTATE {c}: {message}")),
             _ => EngineError::Sql { code: code.to_string(), message },
         }
     }
@@ -100,8 +111,8 @@ impl EngineError {
         }
     }
 
-    /// Whether the engine refused the request itself (one of TK001..TK006): the caller's error,
-    /// not a failure of the database.
+    /// Whether the engine refused the request itself (one of TK001..TK006, or data the server
+    /// cannot take, [`SQLSTATES_INVALID_INPUT`]): the caller's error, not a failure of the database.
     pub fn is_rejection(&self) -> bool {
         matches!(
             self,
@@ -115,6 +126,8 @@ impl EngineError {
     }
 
     /// Whether the caller may simply retry later (the database, not the request, is the problem).
+    /// Only these errors count toward a circuit breaker: a rejected request, or even a bug
+    /// (`Sql`, `Database`), says nothing about whether the database can serve.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, EngineError::Unavailable(_))
     }
@@ -125,14 +138,17 @@ impl From<sqlx::Error> for EngineError {
         match &err {
             sqlx::Error::Database(db) => {
                 let Some(code) = db.code().map(std::borrow::Cow::into_owned) else { return EngineError::Database(err) };
-                let is_engine = code.starts_with("TK")
-                    || SQLSTATES_UNAVAILABLE.contains(&code.as_str())
-                    || SQLSTATES_INVALID_TEXT.contains(&code.as_str());
+                let input = SQLSTATES_INVALID_INPUT.contains(&code.as_str());
+                let is_engine = code.starts_with("TK") || input || is_unavailable_sqlstate(&code);
                 if !is_engine {
                     return EngineError::Database(err);
                 }
                 let mut message = db.message().to_string();
                 if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    // The server's detail says which value (`\u0000 cannot be converted to text.`).
+                    if let Some(detail) = pg.detail().filter(|_| input) {
+                        message = format!("{message}: {detail}");
+                    }
                     if let Some(hint) = pg.hint() {
                         message = format!("{message} ({hint})");
                     }
@@ -161,12 +177,23 @@ mod tests {
             ("TK005", "IdempotencyConflict"),
             ("TK006", "NotAllowed"),
             ("57014", "Unavailable"),
-            ("22021", "InvalidInput"),
+            ("08006", "Unavailable"),
+            ("53200", "Unavailable"),
             ("22P05", "InvalidInput"),
+            ("22021", "InvalidInput"),
+            ("22P02", "InvalidInput"),
             ("23505", "Sql"),
         ] {
             let e = EngineError::from_sqlstate(code, "m".into());
             assert!(format!("{e:?}").starts_with(want), "{code}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn input_the_server_cannot_take_is_a_rejection_not_an_outage() {
+        for code in SQLSTATES_INVALID_INPUT {
+            let e = EngineError::from_sqlstate(code, "m".into());
+            assert!(e.is_rejection() && !e.is_unavailable(), "{code}: {e:?}");
         }
     }
 

@@ -17,6 +17,9 @@ pub struct PoolOptions {
     pub acquire_timeout: Duration,
     /// `application_name` shown in `pg_stat_activity`.
     pub application_name: String,
+    /// `statement_timeout` of every connection (`None`: the server's default). A statement
+    /// running longer is cancelled by the server (SQLSTATE 57014, `EngineError::Unavailable`).
+    pub statement_timeout: Option<Duration>,
 }
 
 /// Default `max_connections`.
@@ -31,13 +34,19 @@ impl Default for PoolOptions {
             min_connections: 0,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             application_name: "tasker".into(),
+            statement_timeout: None,
         }
     }
 }
 
 /// Opens a pool to `url` with `opts`. Statement logging is at debug level only.
 pub async fn connect(url: &str, opts: &PoolOptions) -> Result<PgPool, sqlx::Error> {
-    let connect: PgConnectOptions = url.parse()?;
+    let mut connect: PgConnectOptions = url.parse()?;
+    if let Some(t) = opts.statement_timeout.filter(|t| !t.is_zero()) {
+        // Sent in the startup packet (`options=-c statement_timeout=…`): every connection of
+        // the pool has it from its first statement, with no extra round trip.
+        connect = connect.options([("statement_timeout", format!("{}ms", t.as_millis()))]);
+    }
     let connect = connect
         .application_name(&opts.application_name)
         .log_statements(log::LevelFilter::Debug)

@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use super::tasks::{paginate, parse_cursor_id};
-use super::{page_size, Service, ServiceError, ServiceResult};
+use super::{input, page_size, Service, ServiceError, ServiceResult};
 use crate::db::engine;
 use crate::model::{DlqEntry, DlqListQuery, DlqStats, DlqUpdate, Page};
 
@@ -14,6 +14,9 @@ impl Service {
     /// DLQ entries, newest first, one page at a time.
     pub async fn list_dlq(&self, q: DlqListQuery) -> ServiceResult<Page<DlqEntry>> {
         let limit = page_size(q.limit)?;
+        input::opt_text("resolution_status", q.resolution_status.as_deref())?;
+        input::opt_text("namespace", q.namespace.as_deref())?;
+        input::opt_text("cursor", q.cursor.as_deref())?;
         if let Some(s) = &q.resolution_status {
             check_status(s)?;
         }
@@ -37,6 +40,9 @@ impl Service {
 
     /// Records an investigation step on an entry.
     pub async fn update_dlq(&self, id: i64, update: DlqUpdate) -> ServiceResult<DlqEntry> {
+        input::opt_text("resolution_status", update.resolution_status.as_deref())?;
+        input::opt_text("resolution_notes", update.resolution_notes.as_deref())?;
+        input::opt_text("resolved_by", update.resolved_by.as_deref())?;
         if let Some(s) = &update.resolution_status {
             check_status(s)?;
         }

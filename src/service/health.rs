@@ -22,9 +22,10 @@ impl Service {
     }
 
     /// Readiness: database reachable, migrations current, actors running, circuit breakers closed.
+    /// Checked through the system pool: busy API connections never make the server look down.
     pub async fn readiness(&self) -> HealthReport {
         let mut checks = Vec::new();
-        let db = engine::health::ping(self.pool()).await;
+        let db = engine::health::ping(self.system_pool()).await;
         let db_ok = db.is_ok();
         checks.push(ComponentStatus {
             name: "database".into(),
@@ -32,7 +33,7 @@ impl Service {
             message: db.err().map(|e| format!("unreachable: {}", short(&e.to_string()))),
         });
         if db_ok {
-            let current = crate::db::migrate::is_current(self.pool()).await;
+            let current = crate::db::migrate::is_current(self.system_pool()).await;
             checks.push(ComponentStatus {
                 name: "migrations".into(),
                 healthy: matches!(current, Ok(true)),
@@ -65,7 +66,7 @@ impl Service {
     pub async fn detailed_health(&self) -> ServiceResult<DetailedHealth> {
         let ready = self.readiness().await;
         let queues = if ready.checks.first().is_some_and(|c| c.healthy) {
-            engine::health::queue_depths(self.pool()).await.unwrap_or_default()
+            engine::health::queue_depths(self.system_pool()).await.unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -105,12 +106,12 @@ impl Service {
             s.actors();
             s.breakers();
         }
-        if let Ok(queues) = engine::health::queue_depths(self.pool()).await {
+        if let Ok(queues) = engine::health::queue_depths(self.system_pool()).await {
             for q in queues {
                 metrics.queue_depth.get_or_create(&QueueLabel { queue: q.queue_name }).set(q.length);
             }
         }
-        if let Ok(rows) = engine::analytics::state_counts(self.pool()).await {
+        if let Ok(rows) = engine::analytics::state_counts(self.system_pool()).await {
             for state in crate::model::TASK_STATES {
                 metrics.tasks_by_state.get_or_create(&StateLabel { state: (*state).to_string() }).set(0);
             }

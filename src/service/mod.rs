@@ -10,6 +10,7 @@ mod dlq;
 mod error;
 mod health;
 mod history;
+mod input;
 mod steps;
 mod tasks;
 mod templates;
@@ -42,6 +43,7 @@ pub struct Service {
 
 struct Inner {
     pool: PgPool,
+    system_pool: PgPool,
     submitter: Option<TaskSubmitter>,
     status: Option<Arc<RuntimeStatus>>,
     started: Instant,
@@ -51,12 +53,30 @@ impl Service {
     /// A service over `pool`. `submitter` routes task creation through the task request actor
     /// (when absent, tasks are created with a direct call); `status` exposes the actors to health.
     pub fn new(pool: PgPool, submitter: Option<TaskSubmitter>, status: Option<Arc<RuntimeStatus>>) -> Self {
-        Self { inner: Arc::new(Inner { pool, submitter, status, started: Instant::now() }) }
+        Self::with_pools(pool.clone(), pool, submitter, status)
     }
 
-    /// The database pool.
+    /// A service whose API calls use `api_pool` and whose health checks and metrics use
+    /// `system_pool` (the actors' pool), so health answers while API calls hold every API
+    /// connection.
+    pub fn with_pools(
+        api_pool: PgPool,
+        system_pool: PgPool,
+        submitter: Option<TaskSubmitter>,
+        status: Option<Arc<RuntimeStatus>>,
+    ) -> Self {
+        Self { inner: Arc::new(Inner { pool: api_pool, system_pool, submitter, status, started: Instant::now() }) }
+    }
+
+    /// The pool API calls use.
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    /// The pool health checks and metrics use (the actors' pool; the same as [`Self::pool`]
+    /// when built with [`Self::new`]).
+    pub fn system_pool(&self) -> &PgPool {
+        &self.inner.system_pool
     }
 
     /// The actors' status, when running with actors.

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{Service, ServiceError, ServiceResult};
+use super::{input, Service, ServiceError, ServiceResult};
 use crate::db::engine;
 use crate::model::{RetryFilter, RetryOutcome, Step, StepAction, StepActionRequest, StepTransition};
 
@@ -26,6 +26,10 @@ impl Service {
 
     /// Applies an operator action to a step and returns it afterwards.
     pub async fn act_on_step(&self, task_uuid: Uuid, step_uuid: Uuid, req: StepActionRequest) -> ServiceResult<Step> {
+        input::opt_text("reason", req.reason.as_deref())?;
+        if let Some(result) = &req.result {
+            input::json("result", result)?;
+        }
         self.get_step(task_uuid, step_uuid).await?;
         if req.result.is_some() && req.action != StepAction::CompleteManually {
             return Err(ServiceError::InvalidInput("result is only accepted with action complete_manually".into()));
@@ -43,6 +47,13 @@ impl Service {
     /// Database-native batch retry of failed steps (see `tasker.retry_failed_steps`).
     pub async fn retry_failed_steps(&self, filter: RetryFilter) -> ServiceResult<RetryOutcome> {
         let dry_run = filter.dry_run;
+        input::opt_text("namespace", filter.namespace.as_deref())?;
+        input::opt_text("name", filter.name.as_deref())?;
+        input::opt_text("version", filter.version.as_deref())?;
+        input::texts("step_names", filter.step_names.iter().flatten())?;
+        input::opt_text("error_contains", filter.error_contains.as_deref())?;
+        input::opt_text("error_class", filter.error_class.as_deref())?;
+        input::opt_text("reason", filter.reason.as_deref())?;
         let json = serde_json::to_value(&filter).map_err(ServiceError::internal)?;
         let steps = engine::steps::retry_failed_steps(self.pool(), &json).await?;
         Ok(RetryOutcome { dry_run, count: steps.len(), steps })

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{page_size, Service, ServiceError, ServiceResult};
+use super::{input, page_size, Service, ServiceError, ServiceResult};
 use crate::db::engine;
 use crate::model::{Page, Task, TaskListQuery, TaskRequest, TASK_STATES};
 
@@ -10,7 +10,6 @@ impl Service {
     /// Creates a task (through the task request actor when running with actors) and returns it.
     pub async fn create_task(&self, req: TaskRequest) -> ServiceResult<Task> {
         validate_request(&req)?;
-        reject_nul(&req)?;
         let task_uuid = match &self.inner.submitter {
             Some(s) => s.submit(req).await?,
             None => engine::tasks::create_task(self.pool(), &req).await?,
@@ -26,6 +25,10 @@ impl Service {
     /// Tasks matching the filters, newest first, one page at a time.
     pub async fn list_tasks(&self, q: TaskListQuery) -> ServiceResult<Page<Task>> {
         let limit = page_size(q.limit)?;
+        input::opt_text("namespace", q.namespace.as_deref())?;
+        input::opt_text("name", q.name.as_deref())?;
+        input::opt_text("state", q.state.as_deref())?;
+        input::opt_text("cursor", q.cursor.as_deref())?;
         if let Some(state) = &q.state {
             if !TASK_STATES.contains(&state.as_str()) {
                 return Err(ServiceError::InvalidInput(format!(
@@ -41,6 +44,7 @@ impl Service {
 
     /// Cancels a task and its unfinished steps; returns it afterwards.
     pub async fn cancel_task(&self, task_uuid: Uuid, reason: Option<String>) -> ServiceResult<Task> {
+        input::opt_text("reason", reason.as_deref())?;
         engine::tasks::cancel_task(self.pool(), task_uuid, reason.as_deref()).await?;
         self.get_task(task_uuid).await
     }
@@ -53,6 +57,17 @@ pub(crate) fn found_task(task: Option<Task>, task_uuid: Uuid) -> ServiceResult<T
 
 /// Checks what the database would reject less clearly.
 fn validate_request(req: &TaskRequest) -> ServiceResult<()> {
+    input::text("namespace", &req.namespace)?;
+    input::text("name", &req.name)?;
+    input::opt_text("version", req.version.as_deref())?;
+    input::opt_text("initiator", req.initiator.as_deref())?;
+    input::opt_text("source_system", req.source_system.as_deref())?;
+    input::opt_text("reason", req.reason.as_deref())?;
+    input::opt_text("idempotency_key", req.idempotency_key.as_deref())?;
+    input::texts("tags", &req.tags)?;
+    if let Some(ctx) = &req.context {
+        input::json("context", ctx)?;
+    }
     if req.namespace.trim().is_empty() || req.name.trim().is_empty() {
         return Err(ServiceError::InvalidInput("namespace and name are required".into()));
     }
@@ -64,29 +79,6 @@ fn validate_request(req: &TaskRequest) -> ServiceResult<()> {
     Ok(())
 }
 
-/// Rejects a request holding a NUL character anywhere (PostgreSQL text and jsonb cannot store
-/// one). Checked before the request joins a batch: the database would fail the whole batch call,
-/// and with it every other request sharing it.
-fn reject_nul(req: &TaskRequest) -> ServiceResult<()> {
-    fn in_json(v: &serde_json::Value) -> bool {
-        match v {
-            serde_json::Value::String(s) => s.contains('\0'),
-            serde_json::Value::Array(a) => a.iter().any(in_json),
-            serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || in_json(v)),
-            _ => false,
-        }
-    }
-    let texts = [&req.version, &req.initiator, &req.source_system, &req.reason, &req.idempotency_key];
-    let nul = req.namespace.contains('\0')
-        || req.name.contains('\0')
-        || texts.iter().any(|t| t.as_deref().is_some_and(|t| t.contains('\0')))
-        || req.tags.iter().any(|t| t.contains('\0'))
-        || req.context.as_ref().is_some_and(in_json);
-    if nul {
-        return Err(ServiceError::InvalidInput("the task request contains a NUL character (\\u0000)".into()));
-    }
-    Ok(())
-}
 
 /// Parses a page cursor (the last id served, a hyphenated UUID as `next_cursor` gives it; the
 /// OpenAPI document states that form).

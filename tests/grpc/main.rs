@@ -2,6 +2,7 @@
 //! started in this process on a fresh PostgreSQL database.
 
 mod auth;
+mod hardening;
 mod health;
 mod parity;
 mod rpcs;

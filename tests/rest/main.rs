@@ -8,6 +8,7 @@ mod contract;
 mod dlq;
 mod docs;
 mod errors;
+mod hardening;
 mod health;
 mod steps;
 mod support;

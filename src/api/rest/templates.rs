@@ -100,8 +100,9 @@ const TEMPLATE_MEDIA_TYPES: &[&str] = &["application/json", "application/yaml", 
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Content-Type is not JSON or YAML", body = Problem,
             content_type = "application/problem+json"),
-        (status = 422, description = "Invalid definition: unparsable, unknown key, unknown dependency, cycle, \
-            duplicate step (the detail names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid definition: unparsable, nested too deep (JSON: 128 levels, YAML: \
+            64) or too many YAML aliases, a NUL character, unknown key, unknown dependency, cycle, duplicate step, \
+            an input_schema keyword of the wrong type or an invalid pattern (the detail names it)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["templates:write"]), ("bearer" = ["templates:write"]))
 )]
@@ -126,6 +127,11 @@ pub(super) async fn register_template(
     }
     let ApiBody(bytes) = body?;
     let text = std::str::from_utf8(&bytes).map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))?;
-    let template = state.service.register_template_text(text).await?;
+    // JSON is parsed as JSON (linear, 128 levels at most); only YAML goes to the YAML parser.
+    let template = if media_type == "application/json" {
+        state.service.register_template_json(text.as_bytes()).await?
+    } else {
+        state.service.register_template_text(text).await?
+    };
     Ok((StatusCode::CREATED, Json(template)))
 }
