@@ -8,6 +8,7 @@ mod actors;
 mod batch_retry;
 mod concurrency;
 mod create_task;
+mod embedded;
 mod operations_doc;
 mod operators;
 mod plpgsql_check;
