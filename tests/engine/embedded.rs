@@ -54,8 +54,7 @@ async fn the_test_harness_cluster_has_no_tcp_listener() {
 #[tokio::test]
 async fn an_embedded_cluster_listens_on_a_private_unix_socket_only() {
     let scratch = Scratch::new("socket");
-    let ancestors_before: Vec<(PathBuf, u32)> =
-        scratch.0.ancestors().map(|p| (p.to_path_buf(), mode(p))).collect();
+    let ancestors_before: Vec<(PathBuf, u32)> = scratch.0.ancestors().map(|p| (p.to_path_buf(), mode(p))).collect();
     let mut opts = EmbeddedOptions::new(scratch.0.join("pgdata"));
     opts.ephemeral = true;
     let mut pg = start(opts).await.expect("start the embedded cluster");
@@ -86,8 +85,7 @@ async fn an_embedded_cluster_listens_on_a_private_unix_socket_only() {
     }
 
     // No directory above the data directory had its permissions changed.
-    let ancestors_after: Vec<(PathBuf, u32)> =
-        scratch.0.ancestors().map(|p| (p.to_path_buf(), mode(p))).collect();
+    let ancestors_after: Vec<(PathBuf, u32)> = scratch.0.ancestors().map(|p| (p.to_path_buf(), mode(p))).collect();
     assert_eq!(ancestors_before, ancestors_after);
     pg.stop().unwrap();
 }
