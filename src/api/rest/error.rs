@@ -45,7 +45,9 @@ pub struct ApiError {
     retry_after: Option<Duration>,
     correlation_id: Option<String>,
     instance: Option<String>,
-    checks: Option<Vec<ComponentStatus>>,
+    /// Behind one thin pointer: it is rare, and keeps every `Result<_, ApiError>` small.
+    #[allow(clippy::box_collection)]
+    checks: Option<Box<Vec<ComponentStatus>>>,
 }
 
 impl ApiError {
@@ -78,7 +80,7 @@ impl ApiError {
             format!("failing checks: {}", if failing.is_empty() { "none named".into() } else { failing.join("; ") }),
         );
         err.retry_after = Some(Duration::from_secs(1));
-        err.checks = Some(checks);
+        err.checks = Some(Box::new(checks));
         err
     }
 
@@ -148,7 +150,7 @@ impl IntoResponse for ApiError {
             detail: self.detail,
             instance: self.instance,
             correlation_id: self.correlation_id,
-            checks: self.checks,
+            checks: self.checks.map(|c| *c),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut resp = (self.status, body).into_response();
