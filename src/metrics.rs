@@ -94,6 +94,15 @@ pub struct Metrics {
     pub tasks_by_state: Family<StateLabel, Gauge>,
     /// Steps per state.
     pub steps_by_state: Family<StateLabel, Gauge>,
+    /// Times a scrape counted tasks and steps per state (`tasker.state_counts`); scrapes within
+    /// the TTL of the last count reuse it.
+    pub state_counts_scans: Counter,
+    /// Final tasks purged by the housekeeping actor.
+    pub retention_tasks_purged: Counter,
+    /// pgmq archive messages trimmed by the housekeeping actor.
+    pub retention_archive_messages_purged: Counter,
+    /// When tasks and steps per state were last counted.
+    state_counts_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Default for Metrics {
@@ -122,6 +131,10 @@ impl Metrics {
             queue_depth: Family::default(),
             tasks_by_state: Family::default(),
             steps_by_state: Family::default(),
+            state_counts_scans: Counter::default(),
+            retention_tasks_purged: Counter::default(),
+            retention_archive_messages_purged: Counter::default(),
+            state_counts_at: std::sync::Mutex::new(None),
             registry: Registry::default(),
         };
         registry.register("actor_processed", "Rows handled by an actor", m.actor_processed.clone());
@@ -151,6 +164,21 @@ impl Metrics {
         registry.register("queue_depth", "Messages in a pgmq queue", m.queue_depth.clone());
         registry.register("tasks", "Tasks per state", m.tasks_by_state.clone());
         registry.register("steps", "Steps per state", m.steps_by_state.clone());
+        registry.register(
+            "state_counts_scans",
+            "Scrapes that counted tasks and steps per state (others reused a recent count)",
+            m.state_counts_scans.clone(),
+        );
+        registry.register(
+            "retention_tasks_purged",
+            "Final tasks purged by the housekeeping actor",
+            m.retention_tasks_purged.clone(),
+        );
+        registry.register(
+            "retention_archive_messages_purged",
+            "pgmq archive messages trimmed by the housekeeping actor",
+            m.retention_archive_messages_purged.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -159,6 +187,20 @@ impl Metrics {
         let labels = RequestLabels { transport: transport.into(), route: route.into(), status: status.into() };
         self.requests.get_or_create(&labels).inc();
         self.request_latency.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Whether tasks and steps per state are due to be counted again: true (and the time noted)
+    /// when the last count is older than `ttl` or there is none. Concurrent scrapes: one wins.
+    pub fn claim_state_counts(&self, ttl: std::time::Duration) -> bool {
+        let mut at = self.state_counts_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        match *at {
+            Some(t) if now.duration_since(t) < ttl => false,
+            _ => {
+                *at = Some(now);
+                true
+            }
+        }
     }
 
     /// The Prometheus text exposition.

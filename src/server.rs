@@ -70,7 +70,11 @@ async fn open_database(config: &Config) -> anyhow::Result<(String, Option<Embedd
     let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&opts))
         .await?
         .context("starting the embedded PostgreSQL")?;
-    tracing::info!(data_dir = %pg.data_dir().display(), port = pg.port(), "embedded PostgreSQL started");
+    tracing::info!(
+        data_dir = %pg.data_dir().display(),
+        url = %pg.url(EMBEDDED_DATABASE),
+        "embedded PostgreSQL started (unix socket only)"
+    );
     let url = pg.ensure_database(EMBEDDED_DATABASE).await?;
     Ok((url, Some(pg)))
 }
@@ -231,6 +235,8 @@ async fn start_rest(
         auth: auth.clone(),
         metrics: metrics.clone(),
         public_docs: web.public_docs,
+        public_metrics: web.public_metrics,
+        public_health_details: web.public_health_details,
     };
     let app = rest::router(
         state,
@@ -262,7 +268,8 @@ async fn start_grpc(
         .await
         .with_context(|| format!("binding gRPC on {}:{}", g.host, g.port))?;
     let addr = listener.local_addr()?;
-    let state = grpc::GrpcState::new(service.clone(), auth.clone(), g.max_concurrent_streams, shutdown.clone());
+    let state = grpc::GrpcState::new(service.clone(), auth.clone(), g.max_concurrent_streams, shutdown.clone())
+        .with_public_health_details(config.orchestration.web.public_health_details);
     let (reporter, health) = grpc::health_service().await;
     let routes = grpc::routes(state, grpc::Limits { max_message_bytes: g.max_message_bytes }, health)?;
     let updater = grpc::spawn_health_updater(service.clone(), reporter, shutdown.clone());

@@ -145,3 +145,80 @@ fn an_overlay_directory_needs_only_the_keys_it_changes() {
     assert!(err.to_string().contains("orchestration.web"), "{err}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn listeners_bind_loopback_unless_configured_otherwise() {
+    for environment in ["development", "test"] {
+        let c = load_from(dir(), &env(&[("TASKER_ENV", environment), ("DATABASE_URL", "postgres://x/y")])).unwrap();
+        assert_eq!(c.orchestration.web.host, "127.0.0.1", "{environment}");
+        assert_eq!(c.orchestration.grpc.host, "127.0.0.1", "{environment}");
+    }
+}
+
+#[test]
+fn auth_off_on_a_public_address_is_refused_naming_both_keys() {
+    for key in ["TASKER__ORCHESTRATION__WEB__HOST", "TASKER__ORCHESTRATION__GRPC__HOST"] {
+        for host in ["0.0.0.0", "::", "192.0.2.10", "tasker.example"] {
+            let err = load_from(dir(), &env(&[(key, host)])).unwrap_err().to_string();
+            assert!(err.contains("auth.enabled"), "{key}={host}: {err}");
+            assert!(err.contains("auth.allow_unauthenticated_public"), "{key}={host}: {err}");
+        }
+    }
+    // Loopback spellings are fine with auth off.
+    for host in ["127.0.0.1", "::1", "localhost"] {
+        load_from(dir(), &env(&[("TASKER__ORCHESTRATION__WEB__HOST", host)])).unwrap();
+    }
+    // A disabled listener binds nothing.
+    load_from(
+        dir(),
+        &env(&[("TASKER__ORCHESTRATION__GRPC__HOST", "0.0.0.0"), ("TASKER__ORCHESTRATION__GRPC__ENABLED", "false")]),
+    )
+    .unwrap();
+    // Said explicitly, it is allowed.
+    let c = load_from(
+        dir(),
+        &env(&[
+            ("TASKER__ORCHESTRATION__WEB__HOST", "0.0.0.0"),
+            ("TASKER__ORCHESTRATION__GRPC__HOST", "0.0.0.0"),
+            ("TASKER__AUTH__ALLOW_UNAUTHENTICATED_PUBLIC", "true"),
+        ]),
+    )
+    .unwrap();
+    assert!(!c.auth.enabled && c.auth.allow_unauthenticated_public);
+}
+
+#[test]
+fn production_listens_publicly_with_auth_and_private_endpoints() {
+    let c = load_from(
+        dir(),
+        &env(&[
+            ("TASKER_ENV", "production"),
+            ("DATABASE_URL", "postgres://x/y"),
+            ("TASKER__AUTH__API_KEYS", r#"[{name="ops", key_env="OPS_KEY", permissions=["*"]}]"#),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.orchestration.web.host, "0.0.0.0");
+    assert_eq!(c.orchestration.grpc.host, "0.0.0.0");
+    assert!(c.auth.enabled && !c.auth.allow_unauthenticated_public);
+    let web = &c.orchestration.web;
+    assert!(!web.public_metrics && !web.public_health_details && !web.public_docs, "{web:?}");
+}
+
+#[test]
+fn retention_is_off_in_the_base_and_checked() {
+    let c = load_from(dir(), &env(&[])).unwrap();
+    assert!(!c.retention.enabled);
+    assert_eq!(c.retention.older_than_days, 30);
+    assert_eq!(c.retention.batch_size, 1000);
+    for (key, value) in [
+        ("TASKER__RETENTION__OLDER_THAN_DAYS", "0"),
+        ("TASKER__RETENTION__BATCH_SIZE", "0"),
+        ("TASKER__RETENTION__BATCH_SIZE", "100001"),
+        ("TASKER__RETENTION__INTERVAL_MS", "0"),
+    ] {
+        let err = load_from(dir(), &env(&[(key, value)])).unwrap_err().to_string();
+        let name = key.trim_start_matches("TASKER__").to_lowercase().replace("__", ".");
+        assert!(err.contains(&name), "{key}={value}: {err}");
+    }
+}

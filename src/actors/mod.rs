@@ -7,6 +7,7 @@
 //! | [`ResultProcessorActor`] | `tasker_step_results`, tick | `tasker.process_step_results` |
 //! | [`TaskFinalizerActor`] | `tasker_task_finalize`, tick | `tasker.finalize_tasks` |
 //! | [`StalenessSweeper`] | its interval | `tasker.sweep_stale_steps` |
+//! | [`Housekeeping`] | its interval (`[retention] enabled`) | `tasker.purge_tasks`, `tasker.purge_queue_archives` |
 //!
 //! Every actor has the same shape: a documented `Config` with `DEFAULT_*` constants, validated
 //! by its constructor; `run_once()` makes one SQL call (tests call it directly, and
@@ -24,6 +25,7 @@
 mod batch;
 pub mod circuit_breaker;
 mod error;
+pub mod housekeeping;
 pub mod listener;
 pub mod result_processor;
 pub mod staleness_sweeper;
@@ -44,6 +46,7 @@ pub use crate::model::{ActorStatus, BreakerStatus};
 pub use batch::{ActorContext, WakeUp, BACKOFF_BASE, MAX_ROUNDS_PER_WAKE};
 pub use circuit_breaker::CircuitBreaker;
 pub use error::{ActorError, ActorResult};
+pub use housekeeping::Housekeeping;
 pub use listener::{Event, NotificationHub};
 pub use result_processor::ResultProcessorActor;
 pub use staleness_sweeper::StalenessSweeper;
@@ -74,7 +77,8 @@ fn wake_entry(core: &Core) -> ActorEntry {
 
 impl Actors {
     /// Builds the actors from `config` (failing on an out-of-range value) and starts the
-    /// notification hub, the four actors and, when enabled, the staleness sweeper.
+    /// notification hub, the four actors and, when enabled, the staleness sweeper and the
+    /// housekeeping actor.
     pub fn spawn(pool: PgPool, config: &Config, metrics: Arc<Metrics>) -> ActorResult<Actors> {
         let a = &config.orchestration.actors;
         let ctx = ActorContext::from_config(pool.clone(), metrics.clone(), &config.orchestration.circuit_breaker);
@@ -87,6 +91,10 @@ impl Actors {
         let staleness = &config.orchestration.staleness;
         let sweeper = match staleness.enabled {
             true => Some(StalenessSweeper::new(&ctx, staleness_sweeper::Config::from_settings(staleness))?),
+            false => None,
+        };
+        let housekeeping = match config.retention.enabled {
+            true => Some(Housekeeping::new(&ctx, housekeeping::Config::from_settings(&config.retention))?),
             false => None,
         };
 
@@ -120,6 +128,9 @@ impl Actors {
         tasks.spawn(finalizer.run(shutdown.clone()));
         if let Some(sweeper) = sweeper {
             tasks.spawn(sweeper.run(shutdown.clone()));
+        }
+        if let Some(housekeeping) = housekeeping {
+            tasks.spawn(housekeeping.run(shutdown.clone()));
         }
         let hub = Arc::new(hub);
         tasks.spawn(hub.clone().run(pool, shutdown.clone()));

@@ -119,6 +119,7 @@ mod tests {
 
     fn auth() -> Auth {
         Auth::from_config(&AuthConfig {
+            allow_unauthenticated_public: false,
             enabled: true,
             api_keys: vec![
                 ApiKeyConfig {

@@ -35,6 +35,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The in-process worker.
     pub worker: WorkerSection,
+    /// Purging old finished tasks (the housekeeping actor).
+    pub retention: RetentionConfig,
 }
 
 /// `[database]`.
@@ -126,8 +128,13 @@ pub struct WebConfig {
     pub request_timeout_ms: u64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    /// Serve the API docs without a key even when auth is on.
+    /// Serve the API docs (`/docs`, `/api-docs/openapi.json`) without a key even when auth is on.
     pub public_docs: bool,
+    /// Serve `/metrics` without a key even when auth is on (else any valid key opens it).
+    pub public_metrics: bool,
+    /// Serve `/health/detailed` (and gRPC `CheckDetailedHealth`) without a key even when auth is
+    /// on. `/health`, `/health/live` and `/health/ready` are always public.
+    pub public_health_details: bool,
 }
 
 /// `[orchestration.grpc]`.
@@ -202,8 +209,13 @@ pub struct CircuitBreakerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Require API keys (health and metrics stay public).
+    /// Require API keys (`/health`, `/health/live`, `/health/ready` stay public; metrics, health
+    /// details and docs as `[orchestration.web] public_*` say).
     pub enabled: bool,
+    /// Allow `enabled = false` with a listener on a non-loopback address. Without it such a
+    /// configuration fails at start: an open API on the network must be a decision.
+    #[serde(default)]
+    pub allow_unauthenticated_public: bool,
     /// The keys.
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
@@ -240,6 +252,29 @@ pub struct WorkerSection {
     pub visibility_timeout_seconds: u32,
     /// Polling fallback period.
     pub poll_interval_ms: u64,
+}
+
+/// `[retention]`: the housekeeping actor purging old final tasks (`tasker.purge_tasks`) and
+/// trimming pgmq archives (`tasker.purge_queue_archives`). See `docs/reliability.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Run the housekeeping actor (purging deletes data: off unless turned on).
+    pub enabled: bool,
+    /// Purge final tasks finished more than this many days ago (at least 1).
+    pub older_than_days: u32,
+    /// How often a purge round starts.
+    pub interval_ms: u64,
+    /// Tasks (or archived messages) per purge call, one transaction each (1..=100000).
+    pub batch_size: u32,
+    /// Copy purged rows to schema `tasker_archive` before deleting them.
+    pub archive: bool,
+}
+
+/// Whether `host` names only the loopback interface (`127.0.0.0/8`, `::1`, `localhost`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Every permission an API key can hold.
@@ -323,6 +358,35 @@ impl Config {
                     );
                 }
             }
+        }
+        if !self.auth.enabled && !self.auth.allow_unauthenticated_public {
+            let web = &self.orchestration.web;
+            let grpc = &self.orchestration.grpc;
+            for (key, enabled, host) in [
+                ("orchestration.web.host", web.enabled, &web.host),
+                ("orchestration.grpc.host", grpc.enabled, &grpc.host),
+            ] {
+                if enabled && !is_loopback_host(host) {
+                    return bad(
+                        key,
+                        &format!(
+                            "'{host}' is not a loopback address and auth.enabled = false: anyone who can reach it \
+                             could use the API. Turn auth on (auth.enabled = true with auth.api_keys), bind \
+                             127.0.0.1, or say so explicitly with auth.allow_unauthenticated_public = true"
+                        ),
+                    );
+                }
+            }
+        }
+        let r = &self.retention;
+        if r.older_than_days == 0 {
+            return bad("retention.older_than_days", "must be at least 1");
+        }
+        if r.batch_size == 0 || r.batch_size > 100_000 {
+            return bad("retention.batch_size", "must be from 1 to 100000");
+        }
+        if r.interval_ms == 0 {
+            return bad("retention.interval_ms", "must be at least 1");
         }
         if self.auth.enabled && self.auth.api_keys.is_empty() {
             return bad("auth.api_keys", "auth is enabled but no API key is configured");

@@ -2,15 +2,28 @@
 //! `tasker-server` and the database of the test harness.
 //!
 //! It finds `initdb` and `pg_ctl` (on `PATH`, then under `/usr/lib/postgresql/*/bin`), creates a
-//! cluster in a directory if there is none, starts it on `127.0.0.1` and a free port with its unix
-//! socket inside the data directory, and stops it. PostgreSQL refuses to run as root, so when
-//! this process is root the server runs as the `postgres` OS user through `runuser` (present
-//! wherever util-linux is; `sudo` often is not). The server log is `<data_dir>/postgres.log`.
+//! cluster in a directory if there is none, starts it and stops it. PostgreSQL refuses to run as
+//! root, so when this process is root the server runs as the `postgres` OS user through `runuser`
+//! (present wherever util-linux is; `sudo` often is not). The server log is
+//! `<data_dir>/postgres.log`.
+//!
+//! **Access.** The server listens on no TCP address (`listen_addresses = ''`): its only door is a
+//! unix socket in `<data_dir>/socket`, a directory owned by the server's OS user with mode 0700,
+//! so only that user (and root) can connect; `initdb` makes local connections `trust` and TCP
+//! ones `reject`. URLs name the socket directory: `postgres://postgres@localhost:<port>/<db>?host=
+//! <socket dir>` (the port only names the socket file); sqlx, libpq (`psql`, psycopg) and the
+//! spawned `tasker-worker` all read `host=/…` as a socket directory.
+//!
+//! **Reaching the data directory as root.** The `postgres` user must traverse every directory
+//! above the data directory. Nothing is chmod-ed for that: when one of them blocks it (a 0700
+//! home directory, say), `postgres` alone is granted search permission on it with an ACL
+//! (`setfacl -m u:postgres:x`) when `setfacl` is installed; otherwise the start fails naming the
+//! directory and the ways out (install `acl`, or put the data directory where `postgres` can
+//! reach it, e.g. `TASKER_HOME=/var/lib/tasker`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Errors starting or stopping the embedded server. Each says what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +49,8 @@ pub enum EmbeddedError {
 pub struct EmbeddedOptions {
     /// Cluster directory; created with `initdb` when it holds no cluster.
     pub data_dir: PathBuf,
-    /// TCP port on 127.0.0.1; `None` picks a free one.
+    /// The port the socket file is named after (`.s.PGSQL.<port>`; there is no TCP listener);
+    /// `None` picks one no local TCP listener uses, so nothing answers on it over TCP either.
     pub port: Option<u16>,
     /// Trade durability for speed (`fsync=off` etc.): for tests and benchmarks only.
     pub ephemeral: bool,
@@ -57,6 +71,7 @@ impl EmbeddedOptions {
 pub struct EmbeddedPostgres {
     bin_dir: PathBuf,
     data_dir: PathBuf,
+    socket_dir: PathBuf,
     port: u16,
     as_postgres_user: bool,
     stopped: bool,
@@ -66,6 +81,10 @@ pub struct EmbeddedPostgres {
 const POSTGRES_USER: &str = "postgres";
 /// Superuser created by `initdb`.
 pub const SUPERUSER: &str = "postgres";
+/// The socket directory, inside the data directory.
+pub const SOCKET_DIR: &str = "socket";
+/// Longest socket file path the kernel accepts (`sun_path` is 108 bytes with its NUL).
+const MAX_SOCKET_PATH: usize = 107;
 
 impl EmbeddedPostgres {
     /// Creates the cluster if needed and starts the server; returns once it accepts connections.
@@ -75,18 +94,34 @@ impl EmbeddedPostgres {
         std::fs::create_dir_all(&opts.data_dir)?;
         let data_dir = opts.data_dir.canonicalize()?;
         if as_postgres_user {
-            // The cluster directory and every directory above it must be usable by `postgres`.
+            // The cluster directory must be postgres's, and every directory above it traversable
+            // by postgres (granted narrowly, never to everyone).
             run(Command::new("chown").arg("-R").arg(format!("{POSTGRES_USER}:")).arg(&data_dir))?;
-            allow_traverse(&data_dir)?;
+            grant_traverse_to_postgres(&data_dir)?;
         }
-        let mut this = Self { bin_dir, data_dir, port: 0, as_postgres_user, stopped: true };
+        let socket_dir = data_dir.join(SOCKET_DIR);
+        // `.s.PGSQL.65535.lock` is the longest file the server creates there.
+        if socket_dir.as_os_str().len() + ".s.PGSQL.65535.lock".len() + 1 > MAX_SOCKET_PATH {
+            return Err(EmbeddedError::Command {
+                command: "embedded PostgreSQL".into(),
+                output: format!(
+                    "the socket directory {} is too long for a unix socket path ({MAX_SOCKET_PATH} bytes); \
+                     choose a shorter data directory ([database] embedded_data_dir or TASKER_HOME)",
+                    socket_dir.display()
+                ),
+            });
+        }
+        let mut this = Self { bin_dir, data_dir, socket_dir, port: 0, as_postgres_user, stopped: true };
 
         if !this.data_dir.join("PG_VERSION").exists() {
             let mut initdb = this.command("initdb");
             initdb.arg("-D").arg(&this.data_dir).args([
                 "-U",
                 SUPERUSER,
-                "--auth=trust",
+                // Only the unix socket is ever listened on, in a directory private to the
+                // server's OS user; should TCP be switched on by hand, it admits no one.
+                "--auth-local=trust",
+                "--auth-host=reject",
                 "--encoding=UTF8",
                 "--locale=C",
             ]);
@@ -100,6 +135,7 @@ impl EmbeddedPostgres {
         if this.data_dir.join("postmaster.pid").exists() {
             let _ = this.pg_ctl_stop("immediate");
         }
+        this.prepare_socket_dir()?;
 
         let mut last_err = None;
         for _ in 0..5 {
@@ -108,8 +144,9 @@ impl EmbeddedPostgres {
                 None => free_port()?,
             };
             let mut server_opts = format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}' -c max_connections=200",
-                this.data_dir.display()
+                "-p {port} -c listen_addresses='' -c unix_socket_directories='{}' -c unix_socket_permissions=0700 \
+                 -c max_connections=200",
+                this.socket_dir.display()
             );
             if opts.ephemeral {
                 server_opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
@@ -157,9 +194,14 @@ impl EmbeddedPostgres {
         Err(last_err.unwrap_or(EmbeddedError::BinariesNotFound))
     }
 
-    /// The port the server listens on (127.0.0.1).
+    /// The port the socket file is named after (`.s.PGSQL.<port>`); nothing listens on it over TCP.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The directory holding the server's unix socket: owned by the server's OS user, mode 0700.
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
     }
 
     /// The cluster directory.
@@ -172,9 +214,32 @@ impl EmbeddedPostgres {
         &self.bin_dir
     }
 
-    /// A connection URL for `database` as the superuser.
+    /// A connection URL for `database` as the superuser, through the unix socket
+    /// (`postgres://postgres@localhost:<port>/<database>?host=<socket dir>`).
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgres://{SUPERUSER}@localhost:{}/{database}?host={}",
+            self.port,
+            encode_query_value(&self.socket_dir.display().to_string())
+        )
+    }
+
+    /// Creates the socket directory (again) as the server's OS user's, mode 0700: a cluster made
+    /// by an older version has none, and a hand-loosened mode is tightened.
+    fn prepare_socket_dir(&self) -> Result<(), EmbeddedError> {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::symlink_metadata(&self.socket_dir) {
+            Ok(meta) if !meta.is_dir() => std::fs::remove_file(&self.socket_dir)?,
+            _ => {}
+        }
+        if !self.socket_dir.exists() {
+            std::fs::create_dir(&self.socket_dir)?;
+        }
+        std::fs::set_permissions(&self.socket_dir, std::fs::Permissions::from_mode(0o700))?;
+        if self.as_postgres_user {
+            run(Command::new("chown").arg(format!("{POSTGRES_USER}:")).arg(&self.socket_dir))?;
+        }
+        Ok(())
     }
 
     /// Creates `database` on this server unless it exists; returns its URL. `database` must be
@@ -286,34 +351,72 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
-/// Makes every ancestor of `dir` traversable by other users (`o+x`), as `postgres` must reach it.
-fn allow_traverse(dir: &Path) -> Result<(), EmbeddedError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut cur = dir.parent();
-    while let Some(p) = cur {
-        if let Ok(meta) = std::fs::metadata(p) {
-            let mode = meta.permissions().mode();
-            if mode & 0o001 == 0 {
-                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode | 0o001))?;
-            }
+/// Whether the `postgres` OS user can traverse `dir` (and so every directory above it).
+fn postgres_can_traverse(dir: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", POSTGRES_USER, "--", "test", "-x"])
+        .arg(dir)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Lets the `postgres` OS user reach `data_dir` without widening anything for anyone else: each
+/// directory above it that `postgres` cannot traverse gets an ACL entry granting `postgres`
+/// (only) search permission, when `setfacl` exists; otherwise the start fails naming the
+/// directory. Never adds world permissions.
+fn grant_traverse_to_postgres(data_dir: &Path) -> Result<(), EmbeddedError> {
+    let Some(parent) = data_dir.parent() else { return Ok(()) };
+    if postgres_can_traverse(parent) {
+        return Ok(());
+    }
+    let mut ancestors: Vec<&Path> = parent.ancestors().collect();
+    ancestors.reverse(); // from `/` down
+    for dir in ancestors {
+        if postgres_can_traverse(dir) {
+            continue;
         }
-        cur = p.parent();
+        let granted = Command::new("setfacl")
+            .args(["-m", &format!("u:{POSTGRES_USER}:x")])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !granted || !postgres_can_traverse(dir) {
+            return Err(EmbeddedError::Command {
+                command: "embedded PostgreSQL".into(),
+                output: format!(
+                    "the postgres OS user cannot traverse {dir} to reach the data directory {data}, and no ACL \
+                     could grant it (is `setfacl` installed? Debian package `acl`). Tasker does not open \
+                     directories to every user: install acl, or put the data directory where postgres can \
+                     reach it (e.g. TASKER_HOME=/var/lib/tasker, or [database] embedded_data_dir)",
+                    dir = dir.display(),
+                    data = data_dir.display()
+                ),
+            });
+        }
+        tracing::info!(dir = %dir.display(), "granted the postgres user search permission (ACL) to reach the embedded data directory");
     }
     Ok(())
 }
 
-fn free_port() -> Result<u16, EmbeddedError> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Percent-encodes a URL query value (a socket directory path): unreserved characters and `/`
+/// stay as they are.
+fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
-/// Waits until `port` on 127.0.0.1 accepts TCP connections or `timeout` passes.
-pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+fn free_port() -> Result<u16, EmbeddedError> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

@@ -96,10 +96,17 @@ fn short(s: &str) -> String {
     s.chars().take(200).collect()
 }
 
+/// How long a count of tasks and steps per state serves scrapes. `tasker.state_counts` scans
+/// every step (a `GROUP BY` over the whole table); a scrape every few seconds on a big table
+/// would make that the heaviest query the server runs. Within the TTL the gauges keep the last
+/// count, so per-state gauges may lag by up to this much.
+pub const STATE_COUNTS_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Service {
-    /// Refreshes the gauges read from the database (queue depths, tasks and steps per state)
-    /// and the actor and breaker gauges, before `/metrics` is rendered. Failures leave the
-    /// previous values (a scrape must not fail because the database is down).
+    /// Refreshes the gauges read from the database (queue depths; tasks and steps per state at
+    /// most once per [`STATE_COUNTS_TTL`]) and the actor and breaker gauges, before `/metrics`
+    /// is rendered. Failures leave the previous values (a scrape must not fail because the
+    /// database is down).
     pub async fn refresh_metrics(&self, metrics: &crate::metrics::Metrics) {
         use crate::metrics::{QueueLabel, StateLabel};
         if let Some(s) = self.runtime_status() {
@@ -111,6 +118,10 @@ impl Service {
                 metrics.queue_depth.get_or_create(&QueueLabel { queue: q.queue_name }).set(q.length);
             }
         }
+        if !metrics.claim_state_counts(STATE_COUNTS_TTL) {
+            return;
+        }
+        metrics.state_counts_scans.inc();
         if let Ok(rows) = engine::analytics::state_counts(self.system_pool()).await {
             for state in crate::model::TASK_STATES {
                 metrics.tasks_by_state.get_or_create(&StateLabel { state: (*state).to_string() }).set(0);

@@ -79,7 +79,6 @@ fn validate_request(req: &TaskRequest) -> ServiceResult<()> {
     Ok(())
 }
 
-
 /// Parses a page cursor (the last id served, a hyphenated UUID as `next_cursor` gives it; the
 /// OpenAPI document states that form).
 pub(crate) fn parse_cursor(cursor: Option<&str>) -> ServiceResult<Option<Uuid>> {

@@ -8,6 +8,7 @@ mod actors;
 mod batch_retry;
 mod concurrency;
 mod create_task;
+mod embedded;
 mod input_hardening;
 mod operations_doc;
 mod operators;

@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use sqlx::{Connection, PgPool};
+use std::sync::Arc;
+
+use tasker_orchestration::actors::{housekeeping, ActorContext, ActorError, Housekeeping};
+use tasker_orchestration::metrics::Metrics;
 use uuid::Uuid;
 
 use crate::support::*;
@@ -333,4 +337,68 @@ async fn hot_tables_and_queues_created_later_carry_autovacuum_settings() {
     register(pool, template("later", "t", &[("a", &[])], json!({}))).await;
     let queue_opts = reloptions(pool, "pgmq.q_worker_later_queue").await;
     assert_eq!(queue_opts, reloptions(pool, "pgmq.q_orchestration_step_results").await);
+}
+
+fn housekeeping(pool: &PgPool, batch_size: u32, max_batches: u32, archive: bool) -> (Housekeeping, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::new());
+    let mut ctx = ActorContext::new(pool.clone());
+    ctx.metrics = metrics.clone();
+    let config = housekeeping::Config {
+        older_than_days: 30,
+        batch_size,
+        archive,
+        max_batches_per_run: max_batches,
+        ..housekeeping::Config::default()
+    };
+    (Housekeeping::new(&ctx, config).expect("valid config"), metrics)
+}
+
+#[tokio::test]
+async fn housekeeping_run_once_purges_old_final_tasks_in_batches() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let s = scenario(pool).await;
+    let kept_before = footprint(pool, &s.kept).await;
+    let (actor, metrics) = housekeeping(pool, 2, 100, true);
+
+    let outcome = actor.run_once().await.expect("run_once");
+    assert_eq!(outcome.tasks_purged, 3);
+    assert_eq!(outcome.task_batches, 2, "a full batch of 2, then a short one");
+    assert!(!outcome.more, "everything due was purged");
+    assert!(footprint(pool, &s.old_final).await.values().all(|&n| n == 0));
+    assert_eq!(archived(pool, &s.old_final).await["tasks"], 3, "archive = true copies first");
+    assert_eq!(footprint(pool, &s.kept).await, kept_before, "a kept task lost rows");
+    assert!(metrics.encode().contains("tasker_retention_tasks_purged_total 3"), "{}", metrics.encode());
+
+    let again = actor.run_once().await.expect("run_once");
+    assert_eq!((again.tasks_purged, again.task_batches), (0, 1));
+}
+
+#[tokio::test]
+async fn housekeeping_run_once_is_bounded_and_leaves_the_rest_for_the_next_run() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let s = scenario(pool).await;
+    let (actor, _) = housekeeping(pool, 1, 2, false);
+
+    let first = actor.run_once().await.expect("run_once");
+    assert_eq!((first.tasks_purged, first.task_batches, first.more), (2, 2, true));
+    let second = actor.run_once().await.expect("run_once");
+    assert_eq!((second.tasks_purged, second.more), (1, false));
+    assert!(footprint(pool, &s.old_final).await.values().all(|&n| n == 0));
+    assert_eq!(archived(pool, &s.old_final).await.values().sum::<i64>(), 0, "archive = false");
+}
+
+#[tokio::test]
+async fn housekeeping_config_is_checked_at_construction() {
+    let db = test_db().await;
+    let ctx = ActorContext::new(db.pool.clone());
+    for bad in [
+        housekeeping::Config { older_than_days: 0, ..Default::default() },
+        housekeeping::Config { batch_size: 0, ..Default::default() },
+        housekeeping::Config { batch_size: 100_001, ..Default::default() },
+        housekeeping::Config { max_batches_per_run: 0, ..Default::default() },
+    ] {
+        assert!(matches!(Housekeeping::new(&ctx, bad), Err(ActorError::InvalidConfig { .. })), "{bad:?}");
+    }
 }

@@ -43,8 +43,11 @@ impl HealthService for Health {
 
     async fn check_detailed_health(
         &self,
-        _: Request<CheckDetailedHealthRequest>,
+        request: Request<CheckDetailedHealthRequest>,
     ) -> Result<Response<DetailedHealth>, Status> {
+        if !self.0.public_health_details {
+            self.0.require_any_key(&request)?;
+        }
         Ok(Response::new(self.0.service.detailed_health().await?.into()))
     }
 }

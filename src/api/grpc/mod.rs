@@ -72,12 +72,29 @@ pub struct GrpcState {
     pub max_streams: usize,
     /// Cancelled when the server shuts down: open streams end with UNAVAILABLE.
     pub shutdown: CancellationToken,
+    /// `CheckDetailedHealth` without a key (`[orchestration.web] public_health_details`, shared
+    /// with REST's `/health/detailed` so neither door leaks what the other guards).
+    pub public_health_details: bool,
 }
 
 impl GrpcState {
     /// State for a server allowing `max_streams` concurrent `StreamTaskStatus` calls.
     pub fn new(service: Service, auth: Arc<Auth>, max_streams: usize, shutdown: CancellationToken) -> Self {
-        Self { service, auth, streams: Arc::new(Semaphore::new(max_streams)), max_streams, shutdown }
+        Self {
+            service,
+            auth,
+            streams: Arc::new(Semaphore::new(max_streams)),
+            max_streams,
+            shutdown,
+            public_health_details: true,
+        }
+    }
+
+    /// Whether `CheckDetailedHealth` is served without a key (else any valid key is needed when
+    /// auth is on).
+    pub fn with_public_health_details(mut self, public: bool) -> Self {
+        self.public_health_details = public;
+        self
     }
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::auth::AuthError;
+use crate::model::ComponentStatus;
 use crate::service::ServiceError;
 
 /// The problem document.
@@ -29,6 +30,10 @@ pub struct Problem {
     /// For internal errors: the id to quote to an operator.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// For an unhealthy server (`urn:tasker:problem:unhealthy`): every check made, the failing
+    /// ones with `healthy: false` and their reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<ComponentStatus>>,
 }
 
 /// An error answer of the REST API.
@@ -40,12 +45,43 @@ pub struct ApiError {
     retry_after: Option<Duration>,
     correlation_id: Option<String>,
     instance: Option<String>,
+    /// Behind one thin pointer: it is rare, and keeps every `Result<_, ApiError>` small.
+    #[allow(clippy::box_collection)]
+    checks: Option<Box<Vec<ComponentStatus>>>,
 }
 
 impl ApiError {
     /// An error with a status, a kind (the last part of the type URI) and a detail.
     pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, kind, detail: detail.into(), retry_after: None, correlation_id: None, instance: None }
+        Self {
+            status,
+            kind,
+            detail: detail.into(),
+            retry_after: None,
+            correlation_id: None,
+            instance: None,
+            checks: None,
+        }
+    }
+
+    /// 503 `unhealthy`: the detail names each failing check and why; `checks` lists them all.
+    pub fn unhealthy(checks: Vec<ComponentStatus>) -> Self {
+        let failing: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.healthy)
+            .map(|c| match &c.message {
+                Some(m) => format!("{} ({m})", c.name),
+                None => c.name.clone(),
+            })
+            .collect();
+        let mut err = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy",
+            format!("failing checks: {}", if failing.is_empty() { "none named".into() } else { failing.join("; ") }),
+        );
+        err.retry_after = Some(Duration::from_secs(1));
+        err.checks = Some(Box::new(checks));
+        err
     }
 
     /// 400 for a malformed request.
@@ -114,6 +150,7 @@ impl IntoResponse for ApiError {
             detail: self.detail,
             instance: self.instance,
             correlation_id: self.correlation_id,
+            checks: self.checks.map(|c| *c),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut resp = (self.status, body).into_response();

@@ -1,11 +1,14 @@
-//! `/health`, `/health/live`, `/health/ready`, `/health/detailed`, `/metrics` (public).
+//! `/health`, `/health/live`, `/health/ready` (always public), `/health/detailed` and `/metrics`
+//! (public unless `[orchestration.web] public_health_details` / `public_metrics` is false and auth
+//! is on; then any valid API key opens them). An unhealthy answer (503) is a problem document
+//! of type `urn:tasker:problem:unhealthy` whose detail names the failing checks.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 use axum::Json;
 
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::{api_route, ApiRoute, AppState};
 use crate::model::{DetailedHealth, HealthReport};
 
@@ -19,11 +22,12 @@ pub(super) fn routes() -> Vec<ApiRoute> {
     ]
 }
 
-fn status_of(report: &HealthReport) -> StatusCode {
+/// The report when healthy, else a 503 problem naming the failing checks.
+fn answer(report: HealthReport) -> Result<Json<HealthReport>, ApiError> {
     if report.is_healthy() {
-        StatusCode::OK
+        Ok(Json(report))
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        Err(ApiError::unhealthy(report.checks))
     }
 }
 
@@ -34,12 +38,12 @@ fn status_of(report: &HealthReport) -> StatusCode {
     tag = "health",
     responses(
         (status = 200, description = "Every check passes", body = HealthReport),
-        (status = 503, description = "A check fails (named in `checks`)", body = HealthReport),
+        (status = 503, description = "A check fails: a problem naming it in `detail`, every check in `checks`",
+            body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
-    let r = state.service.readiness().await;
-    (status_of(&r), Json(r))
+pub(super) async fn health(State(state): State<AppState>) -> Result<Json<HealthReport>, ApiError> {
+    answer(state.service.readiness().await)
 }
 
 /// Liveness: the process answers (no dependency is checked).
@@ -60,41 +64,62 @@ pub(super) async fn live(State(state): State<AppState>) -> Json<HealthReport> {
     tag = "health",
     responses(
         (status = 200, description = "Ready", body = HealthReport),
-        (status = 503, description = "Not ready (the failing check is named)", body = HealthReport),
+        (status = 503, description = "Not ready: a problem naming the failing check", body = Problem,
+            content_type = "application/problem+json"),
     )
 )]
-pub(super) async fn ready(state: State<AppState>) -> (StatusCode, Json<HealthReport>) {
+pub(super) async fn ready(state: State<AppState>) -> Result<Json<HealthReport>, ApiError> {
     // The summary at /health is the readiness report.
     health(state).await
 }
 
 /// Every component: checks, pool use, queue depths, actors (throughput, channel saturation),
-/// circuit breakers.
+/// circuit breakers. Needs any valid API key when auth is on and `public_health_details` is false.
 #[utoipa::path(
     get,
     path = "/health/detailed",
     tag = "health",
     responses(
         (status = 200, description = "Healthy", body = DetailedHealth),
-        (status = 503, description = "A component is unhealthy", body = DetailedHealth),
+        (status = 401, description = "Private and no valid API key", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 503, description = "A component is unhealthy: a problem naming the failing checks", body = Problem,
+            content_type = "application/problem+json"),
     )
 )]
-pub(super) async fn detailed(State(state): State<AppState>) -> Result<(StatusCode, Json<DetailedHealth>), ApiError> {
+pub(super) async fn detailed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<DetailedHealth>, ApiError> {
+    if !state.public_health_details {
+        state.require_any_key(&headers)?;
+    }
     let d = state.service.detailed_health().await?;
-    let code = if d.status == "healthy" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    Ok((code, Json(d)))
+    if d.status == "healthy" {
+        Ok(Json(d))
+    } else {
+        Err(ApiError::unhealthy(d.checks))
+    }
 }
 
 /// Prometheus text format: actor throughput, latency and errors, channel and queue depths,
-/// circuit states, tasks and steps by state, HTTP requests by route and status.
+/// circuit states, tasks and steps by state (counted at most every 30 s), HTTP requests by route
+/// and status. Needs any valid API key when auth is on and `public_metrics` is false.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "health",
-    responses((status = 200, description = "Prometheus text exposition", body = String,
-        content_type = "text/plain; version=0.0.4"))
+    responses(
+        (status = 200, description = "Prometheus text exposition", body = String,
+            content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "Private and no valid API key", body = Problem,
+            content_type = "application/problem+json"),
+    )
 )]
-pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    if !state.public_metrics {
+        state.require_any_key(&headers)?;
+    }
     state.service.refresh_metrics(&state.metrics).await;
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.encode())
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.encode()))
 }

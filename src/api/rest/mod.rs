@@ -45,6 +45,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Serve docs without a key.
     pub public_docs: bool,
+    /// Serve `/metrics` without a key.
+    pub public_metrics: bool,
+    /// Serve `/health/detailed` without a key.
+    pub public_health_details: bool,
 }
 
 /// The permission name used to check "any valid key" (docs when they are not public). No route

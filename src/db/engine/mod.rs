@@ -12,6 +12,7 @@
 //! | [`history`] | consistent task snapshots and the change feed of a task |
 //! | [`analytics`] | performance, bottlenecks, state counts |
 //! | [`health`] | reachability, pool use, pgmq queue depths |
+//! | [`retention`] | the housekeeping actor's purges of old tasks and queue archives |
 //!
 //! The worker's calls (claim, heartbeat, submit) are the worker protocol and live with it.
 
@@ -20,6 +21,7 @@ pub mod dlq;
 pub mod health;
 pub mod history;
 pub mod orchestration;
+pub mod retention;
 pub mod steps;
 pub mod tasks;
 pub mod templates;
