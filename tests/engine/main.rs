@@ -22,3 +22,4 @@ mod support;
 mod template_limits;
 mod templates;
 mod transitions;
+mod worker_role;
