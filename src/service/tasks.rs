@@ -3,6 +3,10 @@
 use uuid::Uuid;
 
 use super::{page_size, Service, ServiceError, ServiceResult};
+
+/// Largest page of `list_tasks` with `include=context`: contexts may be large (a task's context
+/// is limited only by the request body size), so such pages are smaller.
+pub const MAX_PAGE_SIZE_WITH_CONTEXT: u32 = 100;
 use crate::db::engine;
 use crate::model::{Page, Task, TaskListQuery, TaskRequest, TASK_STATES};
 
@@ -22,9 +26,22 @@ impl Service {
         found_task(engine::tasks::fetch_task(self.pool(), task_uuid).await?, task_uuid)
     }
 
-    /// Tasks matching the filters, newest first, one page at a time.
+    /// Tasks matching the filters, newest first, one page at a time: summaries without their
+    /// contexts, unless `include=context` (then at most [`MAX_PAGE_SIZE_WITH_CONTEXT`] a page).
     pub async fn list_tasks(&self, q: TaskListQuery) -> ServiceResult<Page<Task>> {
         let limit = page_size(q.limit)?;
+        let with_context = match q.include.as_deref() {
+            None | Some("") => false,
+            Some("context") => true,
+            Some(other) => {
+                return Err(ServiceError::InvalidInput(format!("unknown include '{other}'; the only one is 'context'")))
+            }
+        };
+        if with_context && limit > i64::from(MAX_PAGE_SIZE_WITH_CONTEXT) {
+            return Err(ServiceError::InvalidInput(format!(
+                "limit must be from 1 to {MAX_PAGE_SIZE_WITH_CONTEXT} with include=context, got {limit}"
+            )));
+        }
         if let Some(state) = &q.state {
             if !TASK_STATES.contains(&state.as_str()) {
                 return Err(ServiceError::InvalidInput(format!(
@@ -34,7 +51,7 @@ impl Service {
             }
         }
         let cursor = parse_cursor(q.cursor.as_deref())?;
-        let rows = engine::tasks::list_tasks(self.pool(), &q, cursor, limit + 1).await?;
+        let rows = engine::tasks::list_tasks(self.pool(), &q, cursor, limit + 1, with_context).await?;
         Ok(paginate(rows, limit, |t| t.task_uuid.to_string()))
     }
 

@@ -544,3 +544,24 @@ async fn messages_above_the_configured_size_are_refused() {
     // A small one still passes.
     g.create("demo", "diamond", json!({"small": true})).await;
 }
+
+#[tokio::test]
+async fn list_tasks_returns_summaries_without_context_unless_asked() {
+    let g = Grpc::start(&[]).await;
+    let big = json!({"blob": "x".repeat(10_000)});
+    let task = g.create("demo", "diamond", big.clone()).await;
+    let summary = g.tasks().list_tasks(ListTasksRequest::default()).await.expect("list").into_inner();
+    assert_eq!(summary.tasks[0].task_uuid, task.task_uuid);
+    assert!(summary.tasks[0].context.is_none(), "a list item carries the task context");
+    let with = g
+        .tasks()
+        .list_tasks(ListTasksRequest { include_context: true, ..Default::default() })
+        .await
+        .expect("list with context")
+        .into_inner();
+    assert_eq!(with.tasks[0].context.clone().map(from_struct), Some(big));
+    expect_code(
+        g.tasks().list_tasks(ListTasksRequest { include_context: true, page_size: 101, ..Default::default() }).await,
+        Code::InvalidArgument,
+    );
+}
