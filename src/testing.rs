@@ -201,7 +201,7 @@ pub fn url_with_user(url: &str, user: &str, password: &str) -> String {
     let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
     let rest = &url[scheme_end..];
     let host_start = match rest.find('@') {
-        Some(at) if rest.find('/').is_none_or(|slash| at < slash) => at + 1,
+        Some(at) if rest.find('/').map_or(true, |slash| at < slash) => at + 1,
         _ => 0,
     };
     format!("{}{user}:{password}@{}", &url[..scheme_end], &rest[host_start..])
