@@ -18,7 +18,10 @@
 -- they name in step_uuid order; for exhausted steps, then their tasks (apply_step_results).
 -- Returns, per claimed step, everything its handler needs: the task context, the step's inputs
 -- and a map of its parents' results by step name, plus the message id to heartbeat and ack with.
--- Raises TK002 for an unknown namespace.
+-- Callable by the tasker_worker role (SECURITY DEFINER, owned by the migrating role): a worker
+-- role may claim only from the namespaces tasker.worker_namespaces allows it (42501 otherwise).
+-- Raises TK002 for an unknown namespace, TK004 for a limit below 1 or a visibility timeout
+-- outside 1 s .. 12 h (43200 s).
 CREATE OR REPLACE FUNCTION tasker.claim_steps(
     p_namespace  text,
     p_limit      integer DEFAULT 10,
@@ -41,13 +44,16 @@ RETURNS TABLE (
     inputs          jsonb,
     parent_results  jsonb)
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_now      timestamptz := coalesce(p_now, now());
+    -- p_now (tests' time travel) only for the owning role: a worker role cannot date its claims.
+    v_now      timestamptz := CASE WHEN pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')
+                                   THEN coalesce(p_now, now()) ELSE now() END;
     v_queue    text;
     v_claim    uuid[];
     v_claim_p  jsonb[];
@@ -60,12 +66,14 @@ DECLARE
     v_decided  jsonb;
     v_meta     jsonb := CASE WHEN p_worker IS NULL THEN NULL ELSE jsonb_build_object('worker', p_worker) END;
 BEGIN
+    PERFORM tasker._require_worker_namespaces(ARRAY[p_namespace]);
     SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
     IF v_queue IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
     END IF;
-    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR p_vt_seconds < 1 THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'claim_steps: limit and visibility timeout must be at least 1';
+    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR p_vt_seconds NOT BETWEEN 1 AND 43200 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = 'claim_steps: limit must be at least 1 and the visibility timeout between 1 and 43200 seconds';
     END IF;
 
     SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -89,9 +97,10 @@ BEGIN
 
     -- One decision per message: the first message of a step decides; any other is stale.
     SELECT jsonb_agg(jsonb_build_object('msg_id', d.msg_id, 'step_uuid', d.step_uuid, 'action', d.action,
-                                        'attempts', d.attempts, 'task_uuid', d.task_uuid, 'name', d.name))
+                                        'attempts', d.attempts, 'task_uuid', d.task_uuid, 'name', d.name,
+                                        'dispatch_msg_id', d.dispatch_msg_id))
       INTO v_decided
-      FROM (SELECT x.msg_id, s.step_uuid, s.attempts, s.task_uuid, s.name,
+      FROM (SELECT x.msg_id, s.step_uuid, s.attempts, s.task_uuid, s.name, s.dispatch_msg_id,
                    CASE WHEN s.step_uuid IS NULL OR x.rn > 1 THEN 'stale'
                         WHEN s.state = 'enqueued' THEN 'claim'
                         WHEN s.state = 'in_progress' AND s.attempts < s.max_attempts THEN 'reclaim'
@@ -120,13 +129,15 @@ BEGIN
                'step_uuid', d.step_uuid,
                'task_uuid', d.task_uuid,
                'attempt', d.attempts,
+               'msg_id', d.dispatch_msg_id,
                'status', 'permanent_error',
                'error', jsonb_build_object(
                    'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
                                      d.name, d.attempts),
                    'class', 'VisibilityTimeout')) ORDER BY d.step_uuid)
       INTO v_exhausted
-      FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text)
+      FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text,
+                                               dispatch_msg_id bigint)
      WHERE d.action = 'exhausted';
     IF v_exhausted IS NOT NULL THEN
         PERFORM 1 FROM tasker.apply_step_results(v_exhausted, v_now);
@@ -157,4 +168,4 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION tasker.claim_steps(text, integer, integer, text, timestamptz) IS
-    'The worker''s call to get work: reads up to p_limit messages of the namespace queue (hidden for p_vt_seconds) and claims their steps (enqueued -> in_progress, or a new attempt when a message came back); stale messages are deleted. Returns, per claimed step, everything its handler needs. TK002 unknown namespace, TK004 limits below 1.';
+    'The worker''s call to get work: reads up to p_limit messages of the namespace queue (hidden for p_vt_seconds) and claims their steps (enqueued -> in_progress, or a new attempt when a message came back); stale messages are deleted. Returns, per claimed step, everything its handler needs. Executable by tasker_worker for the namespaces tasker.worker_namespaces allows (42501 otherwise). TK002 unknown namespace, TK004 limit below 1 or visibility timeout outside 1..43200 s.';

@@ -18,11 +18,16 @@
 -- decides. A claim that has re-read one of these messages (its visibility timeout passed) holds
 -- the message until it commits, so this call waits for it and then sees the re-claim's new
 -- attempt; a claim that comes later skips the message this call holds.
+-- The result message carries the msg_id, so the result processor applies it only while the step
+-- is still in progress on that attempt and dispatch message (tasker.apply_step_results).
+-- Callable by the tasker_worker role (SECURITY DEFINER): a worker role may acknowledge only steps
+-- of namespaces tasker.worker_namespaces allows it (42501 otherwise, and nothing is sent).
 -- Malformed input raises TK004 and nothing is sent. Notifies tasker_step_results.
 -- Returns (step_uuid, accepted) per element.
 CREATE OR REPLACE FUNCTION tasker.submit_step_results(p_results jsonb)
 RETURNS TABLE (step_uuid uuid, accepted boolean)
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
@@ -56,6 +61,10 @@ BEGIN
 
     v_ids := ARRAY(SELECT (e ->> 'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
 
+    -- Only steps of the caller's namespaces (a worker role's, see tasker.worker_namespaces).
+    PERFORM tasker._require_worker_namespaces(ARRAY(
+        SELECT DISTINCT w.namespace FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)));
+
     -- Locks before the decision: messages (a concurrent claim holds the ones it re-read), then
     -- steps. Namespace and queue of a step never change, so they are read without a lock.
     FOR v_queue IN
@@ -86,6 +95,7 @@ BEGIN
                               'step_uuid', e.value ->> 'step_uuid',
                               'task_uuid', s.task_uuid,
                               'attempt', (e.value ->> 'attempt')::integer,
+                              'msg_id', (e.value ->> 'msg_id')::bigint,
                               'status', e.value ->> 'status')
                           || (e.value - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id'])))
       INTO v_decided
@@ -119,7 +129,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION tasker.submit_step_results(jsonb) IS
-    'The worker''s acknowledgement: per result, when the step is in_progress on that attempt with that dispatch message, sends the result to orchestration_step_results and deletes the dispatch message, both or neither (accepted); otherwise touches nothing. Malformed input raises TK004 and sends nothing. Returns (step_uuid, accepted) per element.';
+    'The worker''s acknowledgement: per result, when the step is in_progress on that attempt with that dispatch message, sends the result (with its msg_id) to orchestration_step_results and deletes the dispatch message, both or neither (accepted); otherwise touches nothing. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and sends nothing. Returns (step_uuid, accepted) per element.';
 
 -- tasker.submit_step_result(...): one result; see tasker.submit_step_results. Returns accepted.
 CREATE OR REPLACE FUNCTION tasker.submit_step_result(

@@ -2,11 +2,15 @@
 -- result processor; tasker.process_step_results feeds it from the results queue.
 --
 -- p_results is a JSON array of result messages (see tasker.submit_step_results). Per result,
--- only when the step is in_progress on exactly that attempt (anything else -- a duplicate, a late
--- result of a superseded attempt, a cancelled step, a malformed message -- is ignored, so applying
--- the same batch twice changes nothing the second time):
+-- only when the step is in_progress on exactly that attempt and its msg_id is the step's current
+-- dispatch message -- the attempt and message the claim handed out (anything else -- a duplicate,
+-- a late result of a superseded attempt, a cancelled step, a message without the msg_id or with
+-- another, a malformed message -- is ignored, so applying the same batch twice changes nothing
+-- the second time, and a message sent to the results queue outside tasker.submit_step_results
+-- cannot complete a step it did not claim):
 --   success                                  -> complete, results stored;
---   retryable_error with attempts remaining  -> waiting_for_retry at now + tasker.retry_delay_ms(...);
+--   retryable_error with attempts remaining  -> waiting_for_retry at now + tasker.retry_delay_ms(...)
+--                                               (a retry_after_ms hint is capped at the step's backoff max_ms);
 --   permanent_error, or attempts exhausted   -> error.
 -- Then, in the same transaction: every child of a completed step has its unfinished-parent
 -- counter decremented; children reaching zero are dispatched at once (tasker._dispatch_steps);
@@ -54,6 +58,7 @@ BEGIN
                'step_uuid', CASE WHEN e.value ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                                  THEN e.value ->> 'step_uuid' END,
                'attempt', CASE WHEN e.value ->> 'attempt' ~ '^[0-9]{1,9}$' THEN (e.value ->> 'attempt')::integer END,
+               'msg_id', CASE WHEN e.value ->> 'msg_id' ~ '^[0-9]{1,18}$' THEN (e.value ->> 'msg_id')::bigint END,
                'status', e.value ->> 'status',
                'result', e.value -> 'result',
                'error', CASE WHEN jsonb_typeof(e.value -> 'error') = 'object' THEN e.value -> 'error'
@@ -82,10 +87,12 @@ BEGIN
         SELECT DISTINCT ON (x.step_uuid) x.*, s.attempts, s.max_attempts, s.backoff, s.backoff_base_ms,
                s.backoff_max_ms, s.name, s.task_uuid
           FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
-                   ord bigint, step_uuid uuid, attempt integer, status text, result jsonb, error jsonb, retry_after_ms bigint)
+                   ord bigint, step_uuid uuid, attempt integer, msg_id bigint, status text, result jsonb, error jsonb,
+                   retry_after_ms bigint)
           JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = x.step_uuid
          WHERE s.state = 'in_progress'
            AND s.attempts = x.attempt
+           AND s.dispatch_msg_id = x.msg_id
            AND x.status IN ('success', 'retryable_error', 'permanent_error')
          ORDER BY x.step_uuid, x.ord
     ), d AS (
@@ -184,4 +191,4 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION tasker.apply_step_results(jsonb, timestamptz) IS
-    'Applies a batch of result messages: a result counts only for a step in_progress on that attempt, so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, flags tasks for finalization. Returns one row of counts.';
+    'Applies a batch of result messages: a result counts only for a step in_progress on that attempt and dispatch message (msg_id), so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, flags tasks for finalization. Returns one row of counts.';

@@ -51,11 +51,12 @@ BEGIN
     END LOOP;
 
     FOR v_step IN
-        SELECT s.step_uuid, s.task_uuid, s.state, s.attempts, s.max_attempts, s.name
+        SELECT s.step_uuid, s.task_uuid, s.state, s.attempts, s.max_attempts, s.name, s.dispatch_msg_id
           FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress'
     LOOP
         PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
             'step_uuid', v_step.step_uuid, 'task_uuid', v_step.task_uuid, 'attempt', v_step.attempts,
+            'msg_id', v_step.dispatch_msg_id,
             'status', CASE WHEN v_step.attempts < v_step.max_attempts THEN 'retryable_error' ELSE 'permanent_error' END,
             'error', jsonb_build_object('class', 'Stale',
                 'message', format('step %s: no result %s after its timeout and its queue message is gone',

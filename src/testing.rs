@@ -120,6 +120,23 @@ async fn drop_stale_test_databases(conn: &mut PgConnection) {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut *conn).await;
         }
     }
+    // Worker roles of those processes (TestDb::worker_url); a role still referenced somewhere
+    // stays, harmlessly.
+    let roles: Vec<String> =
+        sqlx::query_scalar("SELECT rolname FROM pg_roles WHERE rolname LIKE 'tasker\\_test\\_w\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    for role in roles {
+        let alive = role
+            .rsplit('_')
+            .next()
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {role}")).execute(&mut *conn).await;
+        }
+    }
 }
 
 /// Starts a detached shell that waits for this process to exit, then stops the server and
@@ -177,6 +194,48 @@ pub async fn test_db() -> TestDb {
         .await
         .expect("connect to the test database");
     TestDb { pool, url, name }
+}
+
+/// Replaces the user (and password) of a `postgres://` URL.
+pub fn url_with_user(url: &str, user: &str, password: &str) -> String {
+    let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let rest = &url[scheme_end..];
+    let host_start = match rest.find('@') {
+        Some(at) if rest.find('/').map_or(true, |slash| at < slash) => at + 1,
+        _ => 0,
+    };
+    format!("{}{user}:{password}@{}", &url[..scheme_end], &rest[host_start..])
+}
+
+impl TestDb {
+    /// Creates a login role for a worker: a member of `tasker_worker` (the only privileges it
+    /// has), allowed to serve `namespaces` (`"*"`: every namespace) through
+    /// `tasker.set_worker_namespaces`. Returns the URL of this database as that role. Roles are
+    /// cluster-wide: each is named after this process and dropped with the stale test databases.
+    pub async fn worker_url(&self, namespaces: &[&str]) -> String {
+        let role = format!("tasker_test_w_{}_{}", COUNTER.fetch_add(1, Ordering::Relaxed), std::process::id());
+        let password = "worker";
+        sqlx::query(&format!("CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE tasker_worker"))
+            .execute(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("creating worker role {role}: {e}"));
+        let namespaces: Vec<String> = namespaces.iter().map(|n| (*n).to_string()).collect();
+        sqlx::query("SELECT tasker.set_worker_namespaces($1, $2)")
+            .bind(&role)
+            .bind(&namespaces)
+            .execute(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("allowing worker role {role} its namespaces: {e}"));
+        url_with_user(&self.url, &role, password)
+    }
+
+    /// A pool on this database as a new worker role (see [`worker_url`](Self::worker_url)).
+    pub async fn worker_pool(&self, namespaces: &[&str], max_connections: u32) -> PgPool {
+        let url = self.worker_url(namespaces).await;
+        db::connect(&url, &PoolOptions { max_connections, ..Default::default() })
+            .await
+            .expect("connect to the test database as a worker role")
+    }
 }
 
 /// A server started in this process on a fresh test database, listening on free ports.

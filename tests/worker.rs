@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use tasker_orchestration::db::{self, PoolOptions};
 use tasker_orchestration::testing::{test_db, Engine, TestDb};
 use tasker_orchestration::worker::{
     builtin_registry, HandlerRegistry, StepContext, StepOutcome, Worker, WorkerConfig, WorkerError, WorkerMetrics,
@@ -79,8 +78,10 @@ impl Running {
     }
 }
 
+/// A pool as a fresh login role in `tasker_worker` allowed every namespace: the worker runs with
+/// the rights a deployed worker has (the worker protocol's functions and the execution audit).
 async fn worker_pool(db: &TestDb) -> PgPool {
-    db::connect(&db.url, &PoolOptions { max_connections: 6, ..Default::default() }).await.expect("worker pool")
+    db.worker_pool(&["*"], 6).await
 }
 
 fn config(id: &str) -> WorkerConfig {

@@ -1,5 +1,7 @@
 //! Brings a database to the schema this build expects, safely from several processes at once:
 //!
+//! 0. the group role `tasker_worker` (cluster-wide; created when missing, see
+//!    `docs/worker-protocol.md`), which `sql/0990_privileges.sql` grants the worker protocol to;
 //! 1. pgmq: `CREATE EXTENSION pgmq` where the server offers it, otherwise pgmq's SQL installed
 //!    through the `pgmq` crate's embedded installer (idempotent, under its own advisory lock);
 //! 2. `migrations/` through sqlx's migrator (versioned, immutable, advisory-locked);
@@ -35,6 +37,11 @@ pub enum MigrateError {
     /// Installing pgmq failed.
     #[error("installing pgmq: {0}")]
     Pgmq(String),
+    /// The `tasker_worker` role is missing and could not be created.
+    #[error(
+        "creating role tasker_worker: {0}; create it once as a role with CREATEROLE: CREATE ROLE tasker_worker NOLOGIN"
+    )]
+    WorkerRole(sqlx::Error),
     /// A schema migration failed.
     #[error("schema migration: {0}")]
     Migrations(#[from] sqlx::migrate::MigrateError),
@@ -53,6 +60,7 @@ pub enum MigrateError {
 
 /// Applies pgmq, `migrations/` and `sql/` to the database behind `pool`.
 pub async fn migrate(pool: &PgPool) -> Result<MigrationReport, MigrateError> {
+    ensure_worker_role(pool).await?;
     let pgmq = install_pgmq(pool).await?;
     MIGRATOR.run(pool).await?;
     let applied = apply_sql_files(pool).await?;
@@ -76,6 +84,33 @@ pub async fn is_current(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let applied: Option<i64> =
         sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success").fetch_one(pool).await?;
     Ok(files_current && applied.unwrap_or(0) >= latest)
+}
+
+/// The NOLOGIN group role workers' login roles are members of. Roles belong to the cluster, not
+/// the database: several databases (or servers) migrating at once may race to create it, and
+/// the loser's duplicate is ignored.
+pub const WORKER_ROLE: &str = "tasker_worker";
+
+async fn ensure_worker_role(pool: &PgPool) -> Result<(), MigrateError> {
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+        .bind(WORKER_ROLE)
+        .fetch_one(pool)
+        .await?;
+    if exists {
+        return Ok(());
+    }
+    sqlx::raw_sql(
+        "DO $$ BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'tasker_worker') THEN
+                 CREATE ROLE tasker_worker NOLOGIN;
+             END IF;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+         END $$",
+    )
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .map_err(MigrateError::WorkerRole)
 }
 
 async fn install_pgmq(pool: &PgPool) -> Result<String, MigrateError> {

@@ -31,9 +31,11 @@ pub struct DlqEntry {
     pub resolved_by: Option<String>,
     /// Steps in error at the time.
     pub failed_steps: Vec<String>,
-    /// Task and steps at the time.
-    #[schema(value_type = Object)]
-    pub snapshot: Value,
+    /// Task and steps at the time. Present on the entries of one task and on an updated entry;
+    /// absent from list pages (a snapshot holds the whole task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub snapshot: Option<Value>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.

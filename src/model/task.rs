@@ -81,9 +81,11 @@ pub struct Task {
     pub version: String,
     /// One of the 12 task states.
     pub state: String,
-    /// The task context.
-    #[schema(value_type = Object)]
-    pub context: Value,
+    /// The task context. Always present on a single task; absent from list items unless the list
+    /// was asked for it (`include=context`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
     /// Priority.
     pub priority: i32,
     /// Tags.
@@ -131,12 +133,16 @@ pub struct TaskListQuery {
     pub created_after: Option<DateTime<Utc>>,
     /// Created before.
     pub created_before: Option<DateTime<Utc>>,
-    /// Page size (1-500, default 50).
+    /// Page size (1-500, default 50; with `include=context` a page holds at most 100).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page (a task uuid; empty = first page).
     #[param(pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$")]
     pub cursor: Option<String>,
+    /// `context` to return each task's context too (list items are summaries without it);
+    /// pages are then at most 100 tasks.
+    #[param(pattern = r"^(context)?$")]
+    pub include: Option<String>,
 }
 
 /// One page of a list; `next_cursor` fetches the next (absent on the last page). Pages are stable

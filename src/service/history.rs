@@ -18,6 +18,11 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound(format!("task {task_uuid} not found")))
     }
 
+    /// The steps of a task among `step_uuids`, in template order.
+    pub async fn steps_by_uuid(&self, task_uuid: Uuid, step_uuids: &[Uuid]) -> ServiceResult<Vec<Step>> {
+        Ok(engine::steps::fetch_steps_by_uuid(self.pool(), task_uuid, step_uuids).await?)
+    }
+
     /// Every task and step state change after `cursor`, in the order they happened.
     pub async fn task_history_since(&self, task_uuid: Uuid, cursor: HistoryCursor) -> ServiceResult<Vec<TaskEvent>> {
         Ok(engine::history::task_history_since(self.pool(), task_uuid, cursor).await?)

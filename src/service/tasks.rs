@@ -3,6 +3,10 @@
 use uuid::Uuid;
 
 use super::{input, page_size, Service, ServiceError, ServiceResult};
+
+/// Largest page of `list_tasks` with `include=context`: contexts may be large (a task's context
+/// is limited only by the request body size), so such pages are smaller.
+pub const MAX_PAGE_SIZE_WITH_CONTEXT: u32 = 100;
 use crate::db::engine;
 use crate::model::{Page, Task, TaskListQuery, TaskRequest, TASK_STATES};
 
@@ -22,13 +26,23 @@ impl Service {
         found_task(engine::tasks::fetch_task(self.pool(), task_uuid).await?, task_uuid)
     }
 
-    /// Tasks matching the filters, newest first, one page at a time.
+    /// Tasks matching the filters, newest first, one page at a time: summaries without their
+    /// contexts, unless `include=context` (then a page holds at most [`MAX_PAGE_SIZE_WITH_CONTEXT`]
+    /// tasks, whatever the limit; `next_cursor` pages on).
     pub async fn list_tasks(&self, q: TaskListQuery) -> ServiceResult<Page<Task>> {
         let limit = page_size(q.limit)?;
         input::opt_text("namespace", q.namespace.as_deref())?;
         input::opt_text("name", q.name.as_deref())?;
         input::opt_text("state", q.state.as_deref())?;
         input::opt_text("cursor", q.cursor.as_deref())?;
+        let with_context = match q.include.as_deref() {
+            None | Some("") => false,
+            Some("context") => true,
+            Some(other) => {
+                return Err(ServiceError::InvalidInput(format!("unknown include '{other}'; the only one is 'context'")))
+            }
+        };
+        let limit = if with_context { limit.min(i64::from(MAX_PAGE_SIZE_WITH_CONTEXT)) } else { limit };
         if let Some(state) = &q.state {
             if !TASK_STATES.contains(&state.as_str()) {
                 return Err(ServiceError::InvalidInput(format!(
@@ -38,7 +52,7 @@ impl Service {
             }
         }
         let cursor = parse_cursor(q.cursor.as_deref())?;
-        let rows = engine::tasks::list_tasks(self.pool(), &q, cursor, limit + 1).await?;
+        let rows = engine::tasks::list_tasks(self.pool(), &q, cursor, limit + 1, with_context).await?;
         Ok(paginate(rows, limit, |t| t.task_uuid.to_string()))
     }
 

@@ -24,3 +24,4 @@ mod support;
 mod template_limits;
 mod templates;
 mod transitions;
+mod worker_role;

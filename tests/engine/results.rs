@@ -32,7 +32,8 @@ async fn submitted_result_deletes_the_dispatch_message_and_queues_the_result() {
         sqlx::query_scalar("SELECT message FROM pgmq.q_orchestration_step_results").fetch_one(pool).await.unwrap();
     assert_eq!(
         msg,
-        json!({"step_uuid": c.step_uuid, "task_uuid": task, "attempt": 1, "status": "success", "result": {"n": 1}})
+        json!({"step_uuid": c.step_uuid, "task_uuid": task, "attempt": 1, "msg_id": c.msg_id, "status": "success",
+               "result": {"n": 1}})
     );
     // Nothing is applied until the result processor runs.
     assert_eq!(step(pool, task, "only").await.state, "in_progress");

@@ -339,7 +339,6 @@ pub fn result_json(c: &Claimed, outcome: &Outcome) -> Value {
 pub fn result_message(c: &Claimed, outcome: &Outcome) -> Value {
     let mut v = result_json(c, outcome);
     let o = v.as_object_mut().unwrap();
-    o.remove("msg_id");
     o.insert("task_uuid".into(), json!(c.task_uuid));
     v
 }

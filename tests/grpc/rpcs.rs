@@ -442,7 +442,7 @@ async fn dlq_entries_are_listed_read_updated_and_counted() {
     let entry = &page.entries[0];
     assert_eq!((entry.task_uuid.as_str(), entry.resolution_status.as_str()), (t.task_uuid.as_str(), "pending"));
     assert_eq!(entry.failed_steps, ["explode"]);
-    assert!(json(entry.snapshot.clone()).is_object());
+    assert!(entry.snapshot.is_none(), "a list entry embeds the task snapshot");
 
     let by_task = g
         .dlq()
@@ -451,6 +451,7 @@ async fn dlq_entries_are_listed_read_updated_and_counted() {
         .expect("by task")
         .into_inner();
     assert_eq!(by_task.entries.len(), 1);
+    assert!(json(by_task.entries[0].snapshot.clone()).is_object(), "the entries of one task carry the snapshot");
     let none = g
         .dlq()
         .get_entry_by_task(GetDlqEntryByTaskRequest { task_uuid: ok.task_uuid.clone() })
@@ -543,4 +544,28 @@ async fn messages_above_the_configured_size_are_refused() {
     assert!(matches!(s.code(), Code::OutOfRange | Code::ResourceExhausted), "{s:?}");
     // A small one still passes.
     g.create("demo", "diamond", json!({"small": true})).await;
+}
+
+#[tokio::test]
+async fn list_tasks_returns_summaries_without_context_unless_asked() {
+    let g = Grpc::start(&[]).await;
+    let big = json!({"blob": "x".repeat(10_000)});
+    let task = g.create("demo", "diamond", big.clone()).await;
+    let summary = g.tasks().list_tasks(ListTasksRequest::default()).await.expect("list").into_inner();
+    assert_eq!(summary.tasks[0].task_uuid, task.task_uuid);
+    assert!(summary.tasks[0].context.is_none(), "a list item carries the task context");
+    let with = g
+        .tasks()
+        .list_tasks(ListTasksRequest { include_context: true, ..Default::default() })
+        .await
+        .expect("list with context")
+        .into_inner();
+    assert_eq!(with.tasks[0].context.clone().map(from_struct), Some(big));
+    let capped = g
+        .tasks()
+        .list_tasks(ListTasksRequest { include_context: true, page_size: 500, ..Default::default() })
+        .await
+        .expect("a larger page size with context is capped, not refused")
+        .into_inner();
+    assert_eq!(capped.tasks.len(), 1);
 }

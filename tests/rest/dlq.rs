@@ -75,3 +75,19 @@ async fn dlq_pages_follow_the_cursor() {
     assert_eq!(second["items"].as_array().unwrap().len(), 1);
     assert!(second["next_cursor"].is_null());
 }
+
+#[tokio::test]
+async fn dlq_list_entries_omit_the_task_snapshot() {
+    let api = Api::start(WITH_WORKER).await;
+    let doomed = api.create("doomed", json!({})).await;
+    let uuid = doomed["task_uuid"].as_str().unwrap();
+    api.wait_for_state(uuid, "error").await;
+
+    let page = api.get("/v1/dlq").await.expect(200).clone();
+    let entry = &page["items"][0];
+    assert_eq!(entry["failed_steps"], json!(["explode"]));
+    assert!(entry.get("snapshot").is_none(), "a list entry embeds the task snapshot");
+    // The entries of one task keep it.
+    let for_task = api.get(&format!("/v1/dlq/task/{uuid}")).await.expect(200).clone();
+    assert!(for_task[0]["snapshot"]["steps"].is_array(), "{for_task}");
+}

@@ -202,3 +202,26 @@ async fn delete_cancels_a_task_and_a_finished_task_cannot_be_cancelled() {
     api.wait_for_state(uuid, "complete").await;
     api.delete(&format!("/v1/tasks/{uuid}")).await.problem(409);
 }
+
+#[tokio::test]
+async fn list_tasks_returns_summaries_without_context_unless_asked() {
+    let api = Api::plain().await;
+    let big = json!({"blob": "x".repeat(10_000)});
+    let a = api.create("diamond", json!({"context": big})).await;
+    let uuid = a["task_uuid"].as_str().unwrap();
+
+    let page = api.get("/v1/tasks").await.expect(200).clone();
+    let item = &page["items"][0];
+    assert_eq!(item["task_uuid"], uuid);
+    assert!(item.get("context").is_none(), "a list item carries the task context: {}", item["context"]);
+    assert!(item["step_counts"].is_object());
+
+    let with = api.get("/v1/tasks?include=context").await.expect(200).clone();
+    assert_eq!(with["items"][0]["context"], big);
+    assert_eq!(api.get(&format!("/v1/tasks/{uuid}")).await.expect(200)["context"], big);
+
+    // With context a page holds at most 100 tasks: a larger limit is accepted and capped.
+    api.get("/v1/tasks?include=context&limit=100").await.expect(200);
+    api.get("/v1/tasks?include=context&limit=500").await.expect(200);
+    api.get("/v1/tasks?include=steps").await.problem(422);
+}

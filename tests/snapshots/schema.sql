@@ -540,6 +540,34 @@ END;
 $$;
 
 --
+-- Name: _require_worker_namespaces(text[]); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._require_worker_namespaces(p_namespaces text[]) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_denied text;
+BEGIN
+    SELECT n INTO v_denied FROM unnest(p_namespaces) AS n
+     WHERE n IS NOT NULL AND NOT tasker._worker_may_serve(n)
+     ORDER BY n LIMIT 1;
+    IF v_denied IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('role %s may not serve namespace %s', session_user, v_denied),
+            HINT = 'an operator allows it with tasker.set_worker_namespaces(role, namespaces)';
+    END IF;
+END;
+$$;
+
+--
+-- Name: FUNCTION _require_worker_namespaces(p_namespaces text[]); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker._require_worker_namespaces(p_namespaces text[]) IS 'Raises 42501 naming the first of p_namespaces the session user may not serve (tasker._worker_may_serve).';
+
+--
 -- Name: _start_tasks(uuid[]); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -584,6 +612,28 @@ END;
 $$;
 
 --
+-- Name: _worker_may_serve(text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._worker_may_serve(p_namespace text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')
+        OR EXISTS (SELECT 1
+                     FROM tasker.worker_namespaces w
+                     JOIN pg_catalog.pg_roles r ON r.rolname = w.role_name
+                    WHERE w.namespace IN (p_namespace, '*')
+                      AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER'));
+$$;
+
+--
+-- Name: FUNCTION _worker_may_serve(p_namespace text); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker._worker_may_serve(p_namespace text) IS 'Whether the session user may serve p_namespace: the owning role, its members and superusers always; a worker role when tasker.worker_namespaces allows it (or a role it belongs to) that namespace or ''*''.';
+
+--
 -- Name: apply_step_results(jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -624,6 +674,7 @@ BEGIN
                'step_uuid', CASE WHEN e.value ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                                  THEN e.value ->> 'step_uuid' END,
                'attempt', CASE WHEN e.value ->> 'attempt' ~ '^[0-9]{1,9}$' THEN (e.value ->> 'attempt')::integer END,
+               'msg_id', CASE WHEN e.value ->> 'msg_id' ~ '^[0-9]{1,18}$' THEN (e.value ->> 'msg_id')::bigint END,
                'status', e.value ->> 'status',
                'result', e.value -> 'result',
                'error', CASE WHEN jsonb_typeof(e.value -> 'error') = 'object' THEN e.value -> 'error'
@@ -652,10 +703,12 @@ BEGIN
         SELECT DISTINCT ON (x.step_uuid) x.*, s.attempts, s.max_attempts, s.backoff, s.backoff_base_ms,
                s.backoff_max_ms, s.name, s.task_uuid
           FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
-                   ord bigint, step_uuid uuid, attempt integer, status text, result jsonb, error jsonb, retry_after_ms bigint)
+                   ord bigint, step_uuid uuid, attempt integer, msg_id bigint, status text, result jsonb, error jsonb,
+                   retry_after_ms bigint)
           JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = x.step_uuid
          WHERE s.state = 'in_progress'
            AND s.attempts = x.attempt
+           AND s.dispatch_msg_id = x.msg_id
            AND x.status IN ('success', 'retryable_error', 'permanent_error')
          ORDER BY x.step_uuid, x.ord
     ), d AS (
@@ -758,7 +811,7 @@ $_$;
 -- Name: FUNCTION apply_step_results(p_results jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamp with time zone) IS 'Applies a batch of result messages: a result counts only for a step in_progress on that attempt, so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, flags tasks for finalization. Returns one row of counts.';
+COMMENT ON FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamp with time zone) IS 'Applies a batch of result messages: a result counts only for a step in_progress on that attempt and dispatch message (msg_id), so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, flags tasks for finalization. Returns one row of counts.';
 
 --
 -- Name: cancel_task(uuid, text); Type: FUNCTION; Schema: tasker; Owner: -
@@ -813,14 +866,16 @@ COMMENT ON FUNCTION tasker.cancel_task(p_task_uuid uuid, p_reason text) IS 'Canc
 --
 
 CREATE FUNCTION tasker.claim_steps(p_namespace text, p_limit integer DEFAULT 10, p_vt_seconds integer DEFAULT 30, p_worker text DEFAULT NULL::text, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(msg_id bigint, step_uuid uuid, task_uuid uuid, attempt integer, max_attempts integer, namespace text, task_name text, task_version text, step_name text, handler text, timeout_seconds integer, context jsonb, inputs jsonb, parent_results jsonb)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
     AS $_$
 #variable_conflict use_column
 DECLARE
-    v_now      timestamptz := coalesce(p_now, now());
+    -- p_now (tests' time travel) only for the owning role: a worker role cannot date its claims.
+    v_now      timestamptz := CASE WHEN pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')
+                                   THEN coalesce(p_now, now()) ELSE now() END;
     v_queue    text;
     v_claim    uuid[];
     v_claim_p  jsonb[];
@@ -833,12 +888,14 @@ DECLARE
     v_decided  jsonb;
     v_meta     jsonb := CASE WHEN p_worker IS NULL THEN NULL ELSE jsonb_build_object('worker', p_worker) END;
 BEGIN
+    PERFORM tasker._require_worker_namespaces(ARRAY[p_namespace]);
     SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
     IF v_queue IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
     END IF;
-    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR p_vt_seconds < 1 THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'claim_steps: limit and visibility timeout must be at least 1';
+    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR p_vt_seconds NOT BETWEEN 1 AND 43200 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = 'claim_steps: limit must be at least 1 and the visibility timeout between 1 and 43200 seconds';
     END IF;
 
     SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -862,9 +919,10 @@ BEGIN
 
     -- One decision per message: the first message of a step decides; any other is stale.
     SELECT jsonb_agg(jsonb_build_object('msg_id', d.msg_id, 'step_uuid', d.step_uuid, 'action', d.action,
-                                        'attempts', d.attempts, 'task_uuid', d.task_uuid, 'name', d.name))
+                                        'attempts', d.attempts, 'task_uuid', d.task_uuid, 'name', d.name,
+                                        'dispatch_msg_id', d.dispatch_msg_id))
       INTO v_decided
-      FROM (SELECT x.msg_id, s.step_uuid, s.attempts, s.task_uuid, s.name,
+      FROM (SELECT x.msg_id, s.step_uuid, s.attempts, s.task_uuid, s.name, s.dispatch_msg_id,
                    CASE WHEN s.step_uuid IS NULL OR x.rn > 1 THEN 'stale'
                         WHEN s.state = 'enqueued' THEN 'claim'
                         WHEN s.state = 'in_progress' AND s.attempts < s.max_attempts THEN 'reclaim'
@@ -893,13 +951,15 @@ BEGIN
                'step_uuid', d.step_uuid,
                'task_uuid', d.task_uuid,
                'attempt', d.attempts,
+               'msg_id', d.dispatch_msg_id,
                'status', 'permanent_error',
                'error', jsonb_build_object(
                    'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
                                      d.name, d.attempts),
                    'class', 'VisibilityTimeout')) ORDER BY d.step_uuid)
       INTO v_exhausted
-      FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text)
+      FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text,
+                                               dispatch_msg_id bigint)
      WHERE d.action = 'exhausted';
     IF v_exhausted IS NOT NULL THEN
         PERFORM 1 FROM tasker.apply_step_results(v_exhausted, v_now);
@@ -934,7 +994,7 @@ $_$;
 -- Name: FUNCTION claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone) IS 'The worker''s call to get work: reads up to p_limit messages of the namespace queue (hidden for p_vt_seconds) and claims their steps (enqueued -> in_progress, or a new attempt when a message came back); stale messages are deleted. Returns, per claimed step, everything its handler needs. TK002 unknown namespace, TK004 limits below 1.';
+COMMENT ON FUNCTION tasker.claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone) IS 'The worker''s call to get work: reads up to p_limit messages of the namespace queue (hidden for p_vt_seconds) and claims their steps (enqueued -> in_progress, or a new attempt when a message came back); stale messages are deleted. Returns, per claimed step, everything its handler needs. Executable by tasker_worker for the namespaces tasker.worker_namespaces allows (42501 otherwise). TK002 unknown namespace, TK004 limit below 1 or visibility timeout outside 1..43200 s.';
 
 --
 -- Name: complete_step(uuid, jsonb, text); Type: FUNCTION; Schema: tasker; Owner: -
@@ -1076,31 +1136,51 @@ COMMENT ON FUNCTION tasker.enqueue_ready_steps(p_limit integer, p_now timestamp 
 --
 
 CREATE FUNCTION tasker.extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer DEFAULT 30) RETURNS SETOF bigint
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
-    AS $$
+    AS $_$
 DECLARE
-    v_queue text;
-    v_id    bigint;
+    v_queue   text;
+    v_running bigint[];
+    v_id      bigint;
 BEGIN
+    PERFORM tasker._require_worker_namespaces(ARRAY[p_namespace]);
     SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
     IF v_queue IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
     END IF;
+    IF p_vt_seconds IS NULL OR p_vt_seconds NOT BETWEEN 1 AND 43200 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('extend_visibility: visibility timeout %s is outside 1 .. 43200 seconds', p_vt_seconds);
+    END IF;
+    -- The messages that are a running step's dispatch message (by the queue's primary key, then
+    -- the step's).
+    EXECUTE format(
+        'SELECT array_agg(q.msg_id ORDER BY q.msg_id)
+           FROM pgmq.%I q
+           JOIN tasker.workflow_steps s
+             ON s.step_uuid = CASE WHEN q.message ->> ''step_uuid'' ~* ''^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$''
+                                   THEN (q.message ->> ''step_uuid'')::uuid END
+          WHERE q.msg_id = ANY ($1)
+            AND s.namespace = $2
+            AND s.state = ''in_progress''
+            AND s.dispatch_msg_id = q.msg_id',
+        'q_' || v_queue)
+      INTO v_running USING p_msg_ids, p_namespace;
     -- In msg_id order, the order in which tasker.submit_step_results locks messages.
-    FOR v_id IN SELECT DISTINCT u FROM unnest(p_msg_ids) AS u WHERE u IS NOT NULL ORDER BY u LOOP
+    FOR v_id IN SELECT DISTINCT u FROM unnest(v_running) AS u ORDER BY u LOOP
         RETURN QUERY SELECT r.msg_id FROM pgmq.set_vt(v_queue, v_id, p_vt_seconds) r;
     END LOOP;
 END;
-$$;
+$_$;
 
 --
 -- Name: FUNCTION extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer) IS 'The worker heartbeat: pushes the visibility timeout of the given messages p_vt_seconds into the future. Returns the ids extended. TK002 unknown namespace.';
+COMMENT ON FUNCTION tasker.extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer) IS 'The worker heartbeat: pushes the visibility timeout of the given messages p_vt_seconds into the future, for messages that are the dispatch message of a step of the namespace in progress on it. Returns the ids extended. Executable by tasker_worker for its namespaces (42501 otherwise). TK002 unknown namespace, TK004 timeout outside 1..43200 s.';
 
 --
 -- Name: finalize_task(uuid, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
@@ -1275,17 +1355,19 @@ COMMENT ON FUNCTION tasker.json_schema_errors(p_schema jsonb, p_doc jsonb, p_pat
 --
 
 CREATE FUNCTION tasker.list_namespaces() RETURNS TABLE(name text, queue_name text, created_at timestamp with time zone)
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    SELECT n.name, n.queue_name, n.created_at FROM tasker.namespaces n ORDER BY n.name;
+    SELECT n.name, n.queue_name, n.created_at FROM tasker.namespaces n
+     WHERE tasker._worker_may_serve(n.name)
+     ORDER BY n.name;
 $$;
 
 --
 -- Name: FUNCTION list_namespaces(); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.list_namespaces() IS 'Every namespace with its worker queue (worker_<namespace>_queue), by name.';
+COMMENT ON FUNCTION tasker.list_namespaces() IS 'Every namespace with its worker queue (worker_<namespace>_queue), by name; for a worker role (tasker_worker), only the namespaces it may serve.';
 
 --
 -- Name: next_ready_at(timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
@@ -1942,7 +2024,7 @@ CREATE FUNCTION tasker.retry_delay_ms(p_backoff text, p_base_ms integer, p_max_m
     SET search_path TO ''
     AS $$
     SELECT CASE
-        WHEN p_retry_after_ms IS NOT NULL THEN greatest(p_retry_after_ms, 0)
+        WHEN p_retry_after_ms IS NOT NULL THEN least(greatest(p_retry_after_ms, 0), greatest(p_max_ms, 0))
         ELSE floor(d * (1 - 0.25 * random()))::bigint
     END
     FROM (SELECT least(p_max_ms::numeric, CASE p_backoff
@@ -1956,7 +2038,7 @@ $$;
 -- Name: FUNCTION retry_delay_ms(p_backoff text, p_base_ms integer, p_max_ms integer, p_attempt integer, p_retry_after_ms bigint); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.retry_delay_ms(p_backoff text, p_base_ms integer, p_max_ms integer, p_attempt integer, p_retry_after_ms bigint) IS 'Milliseconds a step that failed on attempt p_attempt waits before its next dispatch: the retry-after hint when given (floored at 0), else none, linear or exponential backoff capped at p_max_ms and jittered down by up to 25%.';
+COMMENT ON FUNCTION tasker.retry_delay_ms(p_backoff text, p_base_ms integer, p_max_ms integer, p_attempt integer, p_retry_after_ms bigint) IS 'Milliseconds a step that failed on attempt p_attempt waits before its next dispatch: the retry-after hint when given (floored at 0, capped at p_max_ms), else none, linear or exponential backoff capped at p_max_ms and jittered down by up to 25%.';
 
 --
 -- Name: retry_failed_steps(jsonb); Type: FUNCTION; Schema: tasker; Owner: -
@@ -2094,6 +2176,39 @@ $_$;
 COMMENT ON FUNCTION tasker.retry_failed_steps(p_filter jsonb) IS 'Batch retry: resets every failed step matching the filter (error -> pending, attempts 0) and makes its task run again; dry_run only reports. TK004 for an unknown key or a mistyped value. A second identical call finds nothing. Returns one row per step reset (or that would be).';
 
 --
+-- Name: set_worker_namespaces(name, text[]); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.set_worker_namespaces(p_role name, p_namespaces text[]) RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_bad text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = p_role) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown role %s', p_role);
+    END IF;
+    SELECT n INTO v_bad FROM unnest(coalesce(p_namespaces, '{}')) AS n
+     WHERE n IS NULL OR (n <> '*' AND n !~ '^[a-z][a-z0-9_]{0,33}$') LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('invalid namespace %s', coalesce(v_bad, 'NULL')),
+            HINT = 'a namespace name (^[a-z][a-z0-9_]{0,33}$) or ''*'' for every namespace';
+    END IF;
+    DELETE FROM tasker.worker_namespaces w WHERE w.role_name = p_role;
+    INSERT INTO tasker.worker_namespaces (role_name, namespace)
+    SELECT DISTINCT p_role, n FROM unnest(coalesce(p_namespaces, '{}')) AS n;
+    RETURN QUERY SELECT w.namespace FROM tasker.worker_namespaces w WHERE w.role_name = p_role ORDER BY w.namespace;
+END;
+$_$;
+
+--
+-- Name: FUNCTION set_worker_namespaces(p_role name, p_namespaces text[]); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.set_worker_namespaces(p_role name, p_namespaces text[]) IS 'The namespaces a worker role may serve, replacing its previous list: ''*'' for every namespace, an empty array for none. Returns the namespaces now allowed. TK002 unknown role, TK004 invalid namespace.';
+
+--
 -- Name: slowest_steps(integer, integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -2213,7 +2328,7 @@ COMMENT ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt intege
 --
 
 CREATE FUNCTION tasker.submit_step_results(p_results jsonb) RETURNS TABLE(step_uuid uuid, accepted boolean)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
@@ -2247,6 +2362,10 @@ BEGIN
 
     v_ids := ARRAY(SELECT (e ->> 'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
 
+    -- Only steps of the caller's namespaces (a worker role's, see tasker.worker_namespaces).
+    PERFORM tasker._require_worker_namespaces(ARRAY(
+        SELECT DISTINCT w.namespace FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)));
+
     -- Locks before the decision: messages (a concurrent claim holds the ones it re-read), then
     -- steps. Namespace and queue of a step never change, so they are read without a lock.
     FOR v_queue IN
@@ -2277,6 +2396,7 @@ BEGIN
                               'step_uuid', e.value ->> 'step_uuid',
                               'task_uuid', s.task_uuid,
                               'attempt', (e.value ->> 'attempt')::integer,
+                              'msg_id', (e.value ->> 'msg_id')::bigint,
                               'status', e.value ->> 'status')
                           || (e.value - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id'])))
       INTO v_decided
@@ -2314,7 +2434,7 @@ $_$;
 -- Name: FUNCTION submit_step_results(p_results jsonb); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.submit_step_results(p_results jsonb) IS 'The worker''s acknowledgement: per result, when the step is in_progress on that attempt with that dispatch message, sends the result to orchestration_step_results and deletes the dispatch message, both or neither (accepted); otherwise touches nothing. Malformed input raises TK004 and sends nothing. Returns (step_uuid, accepted) per element.';
+COMMENT ON FUNCTION tasker.submit_step_results(p_results jsonb) IS 'The worker''s acknowledgement: per result, when the step is in_progress on that attempt with that dispatch message, sends the result (with its msg_id) to orchestration_step_results and deletes the dispatch message, both or neither (accepted); otherwise touches nothing. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and sends nothing. Returns (step_uuid, accepted) per element.';
 
 --
 -- Name: sweep_stale_steps(integer, integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
@@ -2358,11 +2478,12 @@ BEGIN
     END LOOP;
 
     FOR v_step IN
-        SELECT s.step_uuid, s.task_uuid, s.state, s.attempts, s.max_attempts, s.name
+        SELECT s.step_uuid, s.task_uuid, s.state, s.attempts, s.max_attempts, s.name, s.dispatch_msg_id
           FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress'
     LOOP
         PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
             'step_uuid', v_step.step_uuid, 'task_uuid', v_step.task_uuid, 'attempt', v_step.attempts,
+            'msg_id', v_step.dispatch_msg_id,
             'status', CASE WHEN v_step.attempts < v_step.max_attempts THEN 'retryable_error' ELSE 'permanent_error' END,
             'error', jsonb_build_object('class', 'Stale',
                 'message', format('step %s: no result %s after its timeout and its queue message is gone',
@@ -3057,6 +3178,17 @@ CREATE VIEW tasker.template_overview AS
 COMMENT ON VIEW tasker.template_overview IS 'One row per registered template with its step count and normalized definition.';
 
 --
+-- Name: worker_namespaces; Type: TABLE; Schema: tasker; Owner: -
+--
+
+CREATE TABLE tasker.worker_namespaces (
+    role_name name NOT NULL,
+    namespace text NOT NULL,
+    granted_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT worker_namespaces_namespace_format CHECK (((namespace = '*'::text) OR (namespace ~ '^[a-z][a-z0-9_]{0,33}$'::text)))
+);
+
+--
 -- Name: workflow_step_transitions; Type: TABLE; Schema: tasker; Owner: -
 --
 
@@ -3206,6 +3338,13 @@ ALTER TABLE ONLY tasker.task_transitions
 
 ALTER TABLE ONLY tasker.tasks
     ADD CONSTRAINT tasks_pkey PRIMARY KEY (task_uuid);
+
+--
+-- Name: worker_namespaces worker_namespaces_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
+--
+
+ALTER TABLE ONLY tasker.worker_namespaces
+    ADD CONSTRAINT worker_namespaces_pkey PRIMARY KEY (role_name, namespace);
 
 --
 -- Name: workflow_step_edges workflow_step_edges_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
@@ -3420,3 +3559,314 @@ ALTER TABLE ONLY tasker.workflow_step_transitions
 
 ALTER TABLE ONLY tasker.workflow_steps
     ADD CONSTRAINT workflow_steps_task_uuid_fkey FOREIGN KEY (task_uuid) REFERENCES tasker.tasks(task_uuid) ON DELETE CASCADE;
+
+--
+-- Name: SCHEMA tasker; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA tasker TO tasker_worker;
+
+--
+-- Name: SCHEMA tasker_audit; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA tasker_audit TO tasker_worker;
+
+--
+-- Name: FUNCTION _advance_tasks_to_in_process(p_task_uuids uuid[], p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._advance_tasks_to_in_process(p_task_uuids uuid[], p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _dispatch_steps(p_step_uuids uuid[], p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._dispatch_steps(p_step_uuids uuid[], p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _evaluate_task(p_task_uuid uuid, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _input_schema_problem(p_schema jsonb, p_path text, p_depth integer); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._input_schema_problem(p_schema jsonb, p_path text, p_depth integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _insert_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, OUT o_task_uuid uuid, OUT o_created boolean); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._insert_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, OUT o_task_uuid uuid, OUT o_created boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _operate_step(p_step_uuid uuid, p_event text, p_payload jsonb, p_reason text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._operate_step(p_step_uuid uuid, p_event text, p_payload jsonb, p_reason text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _require_worker_namespaces(p_namespaces text[]); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._require_worker_namespaces(p_namespaces text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _start_tasks(p_task_uuids uuid[]); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._start_tasks(p_task_uuids uuid[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _tune_queue_table(p_queue text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._tune_queue_table(p_queue text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _worker_may_serve(p_namespace text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._worker_may_serve(p_namespace text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION apply_step_results(p_results jsonb, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION cancel_task(p_task_uuid uuid, p_reason text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.cancel_task(p_task_uuid uuid, p_reason text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION tasker.claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone) TO tasker_worker;
+
+--
+-- Name: FUNCTION complete_step(p_step_uuid uuid, p_result jsonb, p_reason text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.complete_step(p_step_uuid uuid, p_result jsonb, p_reason text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION create_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.create_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION create_tasks(p_requests jsonb); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.create_tasks(p_requests jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION enqueue_ready_steps(p_limit integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.enqueue_ready_steps(p_limit integer, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION tasker.extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer) TO tasker_worker;
+
+--
+-- Name: FUNCTION finalize_task(p_task_uuid uuid, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.finalize_task(p_task_uuid uuid, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION finalize_tasks(p_limit integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.finalize_tasks(p_limit integer, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION json_schema_errors(p_schema jsonb, p_doc jsonb, p_path text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.json_schema_errors(p_schema jsonb, p_doc jsonb, p_path text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION list_namespaces(); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.list_namespaces() FROM PUBLIC;
+GRANT ALL ON FUNCTION tasker.list_namespaces() TO tasker_worker;
+
+--
+-- Name: FUNCTION next_ready_at(p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.next_ready_at(p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION normalize_template(p_definition jsonb); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.normalize_template(p_definition jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION performance_metrics(p_hours integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.performance_metrics(p_hours integer, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION process_step_results(p_limit integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.process_step_results(p_limit integer, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION purge_queue_archives(p_older_than interval, p_limit integer); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.purge_queue_archives(p_older_than interval, p_limit integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION purge_tasks(p_older_than interval, p_limit integer, p_dry_run boolean, p_archive boolean); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.purge_tasks(p_older_than interval, p_limit integer, p_dry_run boolean, p_archive boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION register_template(p_definition jsonb); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.register_template(p_definition jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reset_step(p_step_uuid uuid, p_reason text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.reset_step(p_step_uuid uuid, p_reason text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION resolve_step(p_step_uuid uuid, p_reason text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.resolve_step(p_step_uuid uuid, p_reason text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION retry_delay_ms(p_backoff text, p_base_ms integer, p_max_ms integer, p_attempt integer, p_retry_after_ms bigint); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.retry_delay_ms(p_backoff text, p_base_ms integer, p_max_ms integer, p_attempt integer, p_retry_after_ms bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION retry_failed_steps(p_filter jsonb); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.retry_failed_steps(p_filter jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION set_worker_namespaces(p_role name, p_namespaces text[]); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.set_worker_namespaces(p_role name, p_namespaces text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION slowest_steps(p_limit integer, p_hours integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.slowest_steps(p_limit integer, p_hours integer, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION slowest_templates(p_limit integer, p_hours integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.slowest_templates(p_limit integer, p_hours integer, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION state_counts(); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.state_counts() FROM PUBLIC;
+
+--
+-- Name: FUNCTION step_transitions(p_step_uuid uuid); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.step_transitions(p_step_uuid uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb, p_error jsonb, p_retry_after_ms bigint); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb, p_error jsonb, p_retry_after_ms bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb, p_error jsonb, p_retry_after_ms bigint) TO tasker_worker;
+
+--
+-- Name: FUNCTION submit_step_results(p_results jsonb); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.submit_step_results(p_results jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION tasker.submit_step_results(p_results jsonb) TO tasker_worker;
+
+--
+-- Name: FUNCTION sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION task_history_since(p_task_uuid uuid, p_after_task_id bigint, p_after_step_id bigint); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.task_history_since(p_task_uuid uuid, p_after_task_id bigint, p_after_step_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION task_transitions_of(p_task_uuid uuid); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.task_transitions_of(p_task_uuid uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION transition_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[], p_metadata jsonb, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.transition_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[], p_metadata jsonb, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION transition_tasks(p_task_uuids uuid[], p_event text, p_metadata jsonb, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.transition_tasks(p_task_uuids uuid[], p_event text, p_metadata jsonb, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION update_dlq_entry(p_id bigint, p_status text, p_notes text, p_resolved_by text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.update_dlq_entry(p_id bigint, p_status text, p_notes text, p_resolved_by text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION uuid_v7(p_ts timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.uuid_v7(p_ts timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: TABLE step_executions; Type: ACL; Schema: tasker_audit; Owner: -
+--
+
+GRANT INSERT ON TABLE tasker_audit.step_executions TO tasker_worker;

@@ -145,6 +145,7 @@ pub fn task_list_query(r: proto::ListTasksRequest) -> Result<model::TaskListQuer
         created_before: from_ts("created_before", r.created_before)?,
         limit: page_size(r.page_size),
         cursor: page_token(r.page_token),
+        include: r.include_context.then(|| "context".to_string()),
     })
 }
 
@@ -206,7 +207,7 @@ impl From<model::Task> for proto::Task {
             name: t.name,
             version: t.version,
             state: t.state,
-            context: to_struct(t.context),
+            context: t.context.and_then(to_struct),
             priority: t.priority,
             tags: t.tags,
             initiator: t.initiator,
@@ -332,7 +333,7 @@ impl From<model::DlqEntry> for proto::DlqEntry {
             resolution_notes: e.resolution_notes,
             resolved_by: e.resolved_by,
             failed_steps: e.failed_steps,
-            snapshot: Some(to_pvalue(e.snapshot)),
+            snapshot: e.snapshot.map(to_pvalue),
             created_at: Some(ts(e.created_at)),
             updated_at: Some(ts(e.updated_at)),
             resolved_at: opt_ts(e.resolved_at),

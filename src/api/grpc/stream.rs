@@ -7,9 +7,10 @@
 //! `tasker_steps_changed` `<uuid>,…`), after a reconnect of the listener, or when the stream fell
 //! behind the broadcast (`Lagged`), it reads the task's recorded history
 //! (`tasker.task_history_since`) and sends each change it has not shown yet -- every transition,
-//! none twice. History ids come from sequences, which hand out ids in insertion order, not commit
-//! order: a change with a lower id can become visible after one with a higher id, so the stream
-//! remembers what it sent instead of keeping only the highest id.
+//! none twice -- with the task (when it changed) and only the steps that changed. History ids come
+//! from sequences, which hand out ids in insertion order, not commit order: a change with a lower
+//! id can become visible after one with a higher id, so the stream remembers what it sent instead
+//! of keeping only the highest id (and so still reads the task's whole history on each change).
 //! The last message is the change into a final task state. Each stream holds one of
 //! `max_concurrent_streams` permits.
 
@@ -197,10 +198,11 @@ impl Follower {
         } else {
             None
         };
-        let steps: HashMap<Uuid, Step> = if history.iter().any(|e| e.kind == "step") {
-            self.service.list_steps(self.task_uuid).await?.into_iter().map(|s| (s.step_uuid, s)).collect()
-        } else {
+        let changed: Vec<Uuid> = history.iter().filter(|e| e.kind == "step").filter_map(|e| e.step_uuid).collect();
+        let steps: HashMap<Uuid, Step> = if changed.is_empty() {
             HashMap::new()
+        } else {
+            self.service.steps_by_uuid(self.task_uuid, &changed).await?.into_iter().map(|s| (s.step_uuid, s)).collect()
         };
         for event in history {
             self.sent.insert((event.kind == "task", event.id));

@@ -19,13 +19,16 @@ pub(super) fn routes() -> Vec<ApiRoute> {
 }
 
 /// DLQ entries, newest first, one page at a time (`next_cursor` -> `cursor`).
+///
+/// Entries come without `snapshot` (the task and its steps at the time, which can be large):
+/// `GET /v1/dlq/task/{task_uuid}` returns them with it.
 #[utoipa::path(
     get,
     path = "/v1/dlq",
     tag = "dlq",
     params(DlqListQuery),
     responses(
-        (status = 200, description = "One page of entries", body = Page<DlqEntry>),
+        (status = 200, description = "One page of entries, without snapshots", body = Page<DlqEntry>),
         (status = 400, description = "Unknown or malformed query parameter", body = Problem,
             content_type = "application/problem+json"),
         (status = 422, description = "Invalid status, limit or cursor", body = Problem,
@@ -50,7 +53,7 @@ pub(super) async fn list_dlq(
     tag = "dlq",
     params(("task_uuid" = Uuid, Path, description = "The task")),
     responses(
-        (status = 200, description = "The entries", body = Vec<DlqEntry>),
+        (status = 200, description = "The entries, with their snapshots", body = Vec<DlqEntry>),
         (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
     ),

@@ -58,18 +58,20 @@ pub(super) async fn create_task(
 
 /// Lists tasks, newest first, one page at a time.
 ///
-/// Pages are stable under inserts: pass `next_cursor` as `cursor` for the next page; tasks
-/// created meanwhile never shift it.
+/// Items are summaries: everything `GET /v1/tasks/{task_uuid}` returns but the `context`. With
+/// `include=context` each item carries its context too, and a page holds at most 100 tasks
+/// (`limit` 1-100; 1-500 without). Pages are stable under inserts: pass `next_cursor` as
+/// `cursor` for the next page; tasks created meanwhile never shift it.
 #[utoipa::path(
     get,
     path = "/v1/tasks",
     tag = "tasks",
     params(TaskListQuery),
     responses(
-        (status = 200, description = "One page of tasks", body = Page<Task>),
+        (status = 200, description = "One page of task summaries (with contexts for include=context)", body = Page<Task>),
         (status = 400, description = "Unknown or malformed query parameter", body = Problem,
             content_type = "application/problem+json"),
-        (status = 422, description = "Invalid filter value (state, limit, cursor)", body = Problem,
+        (status = 422, description = "Invalid filter value (state, limit, cursor, include)", body = Problem,
             content_type = "application/problem+json"),
     ),
     security(("api_key" = ["tasks:read"]), ("bearer" = ["tasks:read"]))

@@ -121,6 +121,7 @@ impl Grpc {
             created_before: q.created_before.map(crate::api::grpc::convert::ts),
             page_size: q.limit.unwrap_or(0),
             page_token: q.cursor.clone().unwrap_or_default(),
+            include_context: q.include.as_deref() == Some("context"),
         };
         let resp = self.tasks().list_tasks(self.req(msg)).await?.into_inner();
         let items = resp.tasks.into_iter().map(fp::task).collect::<CliResult<Vec<_>>>()?;

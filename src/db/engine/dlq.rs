@@ -9,8 +9,13 @@ use crate::model::{DlqEntry, DlqStatusCount, DlqUpdate};
 const DLQ_COLUMNS: &str = "id, task_uuid, namespace, name, version, reason, state_at_entry, task_state_now, \
      resolution_status, resolution_notes, resolved_by, failed_steps, snapshot, created_at, updated_at, resolved_at";
 
+/// [`DLQ_COLUMNS`] without the snapshot: what a list page carries.
+const DLQ_SUMMARY_COLUMNS: &str = "id, task_uuid, namespace, name, version, reason, state_at_entry, task_state_now, \
+     resolution_status, resolution_notes, resolved_by, failed_steps, NULL::jsonb AS snapshot, created_at, updated_at, \
+     resolved_at";
+
 /// Entries with an id below `before`, newest first, at most `limit`, filtered by status and
-/// namespace when given.
+/// namespace when given; without their snapshots.
 pub async fn list_entries(
     pool: &PgPool,
     resolution_status: Option<&str>,
@@ -19,7 +24,7 @@ pub async fn list_entries(
     limit: i64,
 ) -> EngineResult<Vec<DlqEntry>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {DLQ_COLUMNS} FROM tasker.dlq_overview
+        "SELECT {DLQ_SUMMARY_COLUMNS} FROM tasker.dlq_overview
           WHERE ($1::text IS NULL OR resolution_status = $1)
             AND ($2::text IS NULL OR namespace = $2)
             AND ($3::bigint IS NULL OR id < $3)

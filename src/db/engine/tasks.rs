@@ -17,7 +17,7 @@ struct TaskRow {
     name: String,
     version: String,
     state: String,
-    context: Value,
+    context: Option<Value>,
     priority: i32,
     tags: Vec<String>,
     initiator: Option<String>,
@@ -77,10 +77,17 @@ impl From<TaskRow> for Task {
     }
 }
 
-const TASK_COLUMNS: &str = "task_uuid, namespace, name, version, state, context, priority, tags, initiator, \
+/// The columns of a [`TaskRow`], with `{context}` standing for the context column.
+const TASK_COLUMNS: &str = "task_uuid, namespace, name, version, state, {context}, priority, tags, initiator, \
      source_system, reason, idempotency_key, correlation_id, steps_total, steps_pending, steps_enqueued, \
      steps_in_progress, steps_waiting_for_retry, steps_complete, steps_error, steps_cancelled, \
      steps_resolved_manually, completion_pct::float8 AS completion_pct, last_error, created_at, updated_at, completed_at";
+
+/// The select list of a [`TaskRow`]; without the context (a summary), the context column is a
+/// NULL, so its TOASTed value is never read.
+fn task_columns(with_context: bool) -> String {
+    TASK_COLUMNS.replace("{context}", if with_context { "context" } else { "NULL::jsonb AS context" })
+}
 
 /// The options object of `tasker.create_task` for a request.
 fn options_of(req: &TaskRequest) -> Value {
@@ -162,18 +169,25 @@ pub async fn create_tasks(pool: &PgPool, reqs: &[&TaskRequest]) -> EngineResult<
 /// consistent snapshot). `None` when there is no such task.
 pub async fn fetch_task<'e, E: sqlx::PgExecutor<'e>>(executor: E, task_uuid: Uuid) -> EngineResult<Option<Task>> {
     let row: Option<TaskRow> =
-        sqlx::query_as(&format!("SELECT {TASK_COLUMNS} FROM tasker.task_overview WHERE task_uuid = $1"))
+        sqlx::query_as(&format!("SELECT {} FROM tasker.task_overview WHERE task_uuid = $1", task_columns(true)))
             .bind(task_uuid)
             .fetch_optional(executor)
             .await?;
     Ok(row.map(Task::from))
 }
 
-/// Tasks matching `q`'s filters with a uuid below `before` (newest first), at most `limit`.
-/// `q.cursor` and `q.limit` are the caller's to interpret.
-pub async fn list_tasks(pool: &PgPool, q: &TaskListQuery, before: Option<Uuid>, limit: i64) -> EngineResult<Vec<Task>> {
+/// Tasks matching `q`'s filters with a uuid below `before` (newest first), at most `limit`; with
+/// their contexts only when `with_context`. `q.cursor`, `q.limit` and `q.include` are the
+/// caller's to interpret.
+pub async fn list_tasks(
+    pool: &PgPool,
+    q: &TaskListQuery,
+    before: Option<Uuid>,
+    limit: i64,
+    with_context: bool,
+) -> EngineResult<Vec<Task>> {
     let rows: Vec<TaskRow> = sqlx::query_as(&format!(
-        "SELECT {TASK_COLUMNS} FROM tasker.task_overview
+        "SELECT {} FROM tasker.task_overview
           WHERE ($1::text IS NULL OR namespace = $1)
             AND ($2::text IS NULL OR name = $2)
             AND ($3::text IS NULL OR state = $3)
@@ -181,7 +195,8 @@ pub async fn list_tasks(pool: &PgPool, q: &TaskListQuery, before: Option<Uuid>, 
             AND ($5::timestamptz IS NULL OR created_at < $5)
             AND ($6::uuid IS NULL OR task_uuid < $6)
           ORDER BY task_uuid DESC
-          LIMIT $7"
+          LIMIT $7",
+        task_columns(with_context)
     ))
     .bind(&q.namespace)
     .bind(&q.name)

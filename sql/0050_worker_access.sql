@@ -1,0 +1,76 @@
+-- tasker._worker_may_serve(namespace): whether the connected role may claim, heartbeat and
+-- acknowledge steps of p_namespace. Called by the worker functions (SECURITY DEFINER, so
+-- current_user is the role that owns them: the migrating role).
+--
+-- True for the owning role, its members and superusers (the orchestration server and operators);
+-- otherwise (a worker role, a member of tasker_worker) only when tasker.worker_namespaces names a
+-- role the session user is a member of with p_namespace or '*'. session_user, not current_user:
+-- inside the SECURITY DEFINER caller current_user is always the owner. Reads no locks.
+CREATE OR REPLACE FUNCTION tasker._worker_may_serve(p_namespace text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = ''
+AS $$
+    SELECT pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')
+        OR EXISTS (SELECT 1
+                     FROM tasker.worker_namespaces w
+                     JOIN pg_catalog.pg_roles r ON r.rolname = w.role_name
+                    WHERE w.namespace IN (p_namespace, '*')
+                      AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER'));
+$$;
+COMMENT ON FUNCTION tasker._worker_may_serve(text) IS
+    'Whether the session user may serve p_namespace: the owning role, its members and superusers always; a worker role when tasker.worker_namespaces allows it (or a role it belongs to) that namespace or ''*''.';
+
+-- tasker._require_worker_namespaces(namespaces): raises 42501 (insufficient_privilege) naming the
+-- first of p_namespaces the session user may not serve (tasker._worker_may_serve).
+CREATE OR REPLACE FUNCTION tasker._require_worker_namespaces(p_namespaces text[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_denied text;
+BEGIN
+    SELECT n INTO v_denied FROM unnest(p_namespaces) AS n
+     WHERE n IS NOT NULL AND NOT tasker._worker_may_serve(n)
+     ORDER BY n LIMIT 1;
+    IF v_denied IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('role %s may not serve namespace %s', session_user, v_denied),
+            HINT = 'an operator allows it with tasker.set_worker_namespaces(role, namespaces)';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION tasker._require_worker_namespaces(text[]) IS
+    'Raises 42501 naming the first of p_namespaces the session user may not serve (tasker._worker_may_serve).';
+
+-- tasker.set_worker_namespaces(role, namespaces): the namespaces a worker role may serve,
+-- replacing what it was allowed before. '*' allows every namespace; an empty array allows none.
+-- The role (a login role in tasker_worker, or a group role its logins belong to) must exist.
+-- Locks the role's rows. Returns the namespaces now allowed, sorted.
+-- TK002 unknown role; TK004 a namespace that is neither '*' nor a valid namespace name.
+CREATE OR REPLACE FUNCTION tasker.set_worker_namespaces(p_role name, p_namespaces text[])
+RETURNS SETOF text
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_bad text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = p_role) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown role %s', p_role);
+    END IF;
+    SELECT n INTO v_bad FROM unnest(coalesce(p_namespaces, '{}')) AS n
+     WHERE n IS NULL OR (n <> '*' AND n !~ '^[a-z][a-z0-9_]{0,33}$') LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('invalid namespace %s', coalesce(v_bad, 'NULL')),
+            HINT = 'a namespace name (^[a-z][a-z0-9_]{0,33}$) or ''*'' for every namespace';
+    END IF;
+    DELETE FROM tasker.worker_namespaces w WHERE w.role_name = p_role;
+    INSERT INTO tasker.worker_namespaces (role_name, namespace)
+    SELECT DISTINCT p_role, n FROM unnest(coalesce(p_namespaces, '{}')) AS n;
+    RETURN QUERY SELECT w.namespace FROM tasker.worker_namespaces w WHERE w.role_name = p_role ORDER BY w.namespace;
+END;
+$$;
+COMMENT ON FUNCTION tasker.set_worker_namespaces(name, text[]) IS
+    'The namespaces a worker role may serve, replacing its previous list: ''*'' for every namespace, an empty array for none. Returns the namespaces now allowed. TK002 unknown role, TK004 invalid namespace.';
