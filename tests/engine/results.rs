@@ -504,3 +504,34 @@ async fn a_result_that_cannot_be_applied_is_archived_and_does_not_block_the_othe
     assert_eq!(states.values().filter(|s| *s == "complete").count(), 1, "{states:?}");
     assert_eq!(states.values().filter(|s| *s == "in_progress").count(), 1, "{states:?}");
 }
+
+#[tokio::test]
+async fn a_claim_in_a_transaction_begun_before_its_parent_completed_is_dated_after_the_parent() {
+    use sqlx::Connection;
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "pair", &[("a", &[]), ("b", &["a"])], json!({}))).await;
+    let task = create_task(pool, "demo", "pair", json!({})).await;
+
+    // A worker's transaction (and so its now()) begins before a's result is applied.
+    let mut worker = connect(&db).await;
+    let mut tx = worker.begin().await.unwrap();
+    sqlx::query("SELECT now()").execute(&mut *tx).await.unwrap();
+    let a = only(claim(pool, "demo", 10, None).await);
+    assert!(submit(pool, &a, &Outcome::ok()).await);
+    process(pool, None).await;
+
+    let claimed: Vec<Claimed> = sqlx::query_as("SELECT * FROM tasker.claim_steps('demo', 10, 30, 'late-starter')")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "b was dispatched when a completed");
+    tx.commit().await.unwrap();
+    let (pa, pb) = (step(pool, task, "a").await, step(pool, task, "b").await);
+    assert!(
+        pb.claimed_at >= pa.completed_at,
+        "b claimed at {:?}, before its parent completed at {:?}",
+        pb.claimed_at,
+        pa.completed_at
+    );
+}

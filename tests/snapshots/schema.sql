@@ -874,8 +874,8 @@ CREATE FUNCTION tasker.claim_steps(p_namespace text, p_limit integer DEFAULT 10,
 #variable_conflict use_column
 DECLARE
     -- p_now (tests' time travel) only for the owning role: a worker role cannot date its claims.
-    v_now      timestamptz := CASE WHEN pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')
-                                   THEN coalesce(p_now, now()) ELSE now() END;
+    v_fixed    boolean := p_now IS NOT NULL AND pg_catalog.pg_has_role(session_user, current_user, 'MEMBER');
+    v_now      timestamptz := CASE WHEN v_fixed THEN p_now ELSE now() END;
     v_queue    text;
     v_claim    uuid[];
     v_claim_p  jsonb[];
@@ -943,6 +943,13 @@ BEGIN
            array_agg(d.msg_id) FILTER (WHERE d.action IN ('stale', 'exhausted'))
       INTO v_claim, v_claim_p, v_reclaim, v_reclaim_p, v_stale
       FROM jsonb_to_recordset(v_decided) AS d (msg_id bigint, step_uuid uuid, action text);
+
+    -- A claim is dated when its messages were read and its steps locked, not when its
+    -- transaction began: a transaction begun before a parent's result was applied can read the
+    -- child's message once that commits, and claimed_at must not precede the parent's completion.
+    IF NOT v_fixed THEN
+        v_now := pg_catalog.clock_timestamp();
+    END IF;
 
     -- Lost attempts with none left: fail them now, through the result path, under the step locks
     -- held since above. Leaving them in_progress until a result processor ran would let the lost
