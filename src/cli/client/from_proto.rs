@@ -46,7 +46,7 @@ pub fn task(t: proto::Task) -> CliResult<model::Task> {
         name: t.name,
         version: t.version,
         state: t.state,
-        context: t.context.map(|c| object(Some(c))),
+        context: t.context.map(from_struct),
         priority: t.priority,
         tags: t.tags,
         initiator: t.initiator,
