@@ -59,3 +59,39 @@ AS $$
 $$;
 COMMENT ON FUNCTION tasker.task_history_since(uuid, bigint, bigint) IS
     'Every state change of a task and of its steps with a history id above the given ones, in the order they happened.';
+
+-- tasker.task_history_after(task_uuid, after): the state changes of a task and of its steps that
+-- became visible after the snapshot `after` was taken -- exactly those written by transactions
+-- that `after` does not see as committed -- in the order of task_history_since. A follower takes
+-- `pg_current_snapshot()` in the same REPEATABLE READ transaction as each read and passes it as
+-- `after` to the next: every committed change is returned once, a change is never returned
+-- before one that committed earlier, and the read scans only the transactions since `after`'s
+-- xmin (index (task_uuid, xid)), not the task's whole history. Rows written before history
+-- carried transaction ids (xid NULL) count as older than every snapshot.
+CREATE OR REPLACE FUNCTION tasker.task_history_after(p_task_uuid uuid, p_after pg_snapshot)
+RETURNS TABLE (kind text, id bigint, step_uuid uuid, step_name text, step_position integer, from_state text,
+               to_state text, event text, attempt integer, metadata jsonb, created_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = ''
+AS $$
+    SELECT x.kind, x.id, x.step_uuid, x.step_name, x.step_position, x.from_state, x.to_state, x.event,
+           x.attempt, x.metadata, x.created_at
+      FROM (SELECT 'task' AS kind, h.id, NULL::uuid AS step_uuid, NULL::text AS step_name,
+                   NULL::integer AS step_position, h.from_state, h.to_state, h.event, NULL::integer AS attempt,
+                   h.metadata, h.created_at, 1 AS kind_order
+              FROM tasker.task_transitions h
+             WHERE h.task_uuid = p_task_uuid
+               AND h.xid >= pg_catalog.pg_snapshot_xmin(p_after)
+               AND NOT pg_catalog.pg_visible_in_snapshot(h.xid, p_after)
+            UNION ALL
+            SELECT 'step', h.id, h.step_uuid, s.name, s.position, h.from_state, h.to_state, h.event, h.attempt,
+                   h.metadata, h.created_at, 0
+              FROM tasker.workflow_step_transitions h
+              JOIN tasker.workflow_steps s ON s.step_uuid = h.step_uuid
+             WHERE h.task_uuid = p_task_uuid
+               AND h.xid >= pg_catalog.pg_snapshot_xmin(p_after)
+               AND NOT pg_catalog.pg_visible_in_snapshot(h.xid, p_after)) x
+     ORDER BY x.created_at, x.kind_order, x.id;
+$$;
+COMMENT ON FUNCTION tasker.task_history_after(uuid, pg_snapshot) IS
+    'The state changes of a task and its steps committed after the given snapshot (commit-ordered follower cursor).';

@@ -107,9 +107,15 @@ BEGIN
         INSERT INTO tasker_archive.workflow_step_edges
         SELECT e.*, v_now FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_steps);
         INSERT INTO tasker_archive.task_transitions
-        SELECT h.*, v_now FROM tasker.task_transitions h WHERE h.task_uuid = ANY (v_tasks);
+               (id, task_uuid, from_state, to_state, event, metadata, created_at, xid, archived_at)
+        SELECT h.id, h.task_uuid, h.from_state, h.to_state, h.event, h.metadata, h.created_at, h.xid, v_now
+          FROM tasker.task_transitions h WHERE h.task_uuid = ANY (v_tasks);
         INSERT INTO tasker_archive.workflow_step_transitions
-        SELECT h.*, v_now FROM tasker.workflow_step_transitions h WHERE h.task_uuid = ANY (v_tasks);
+               (id, step_uuid, task_uuid, from_state, to_state, event, attempt, metadata, created_at, xid,
+                archived_at)
+        SELECT h.id, h.step_uuid, h.task_uuid, h.from_state, h.to_state, h.event, h.attempt, h.metadata,
+               h.created_at, h.xid, v_now
+          FROM tasker.workflow_step_transitions h WHERE h.task_uuid = ANY (v_tasks);
         INSERT INTO tasker_archive.dlq_entries
         SELECT d.*, v_now FROM tasker.dlq_entries d WHERE d.task_uuid = ANY (v_tasks);
     END IF;

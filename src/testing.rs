@@ -11,6 +11,7 @@
 //! [`engine::Engine`] is the one simulated orchestrator: the real actors driven by `run_once`.
 
 pub mod engine;
+pub mod python;
 
 pub use engine::Engine;
 

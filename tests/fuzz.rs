@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tasker_orchestration::testing::start_server;
+use tasker_orchestration::testing::{python, start_server};
 
 /// The schemathesis release the contract is checked with (a new one may add checks: bump on purpose).
 const SCHEMATHESIS_VERSION: &str = "4.32.5";
@@ -95,35 +95,14 @@ async fn the_rest_api_keeps_its_openapi_contract_under_schemathesis() {
 /// The schemathesis executable of a virtualenv under `target/tmp/`, made on first use. `None`
 /// (with a note) when python3, venv or PyPI are unavailable outside CI; a panic in CI.
 fn install_schemathesis() -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
-    let exe = venv.join("bin/schemathesis");
-    if reports_version(&exe) {
-        return Some(exe);
-    }
-    eprintln!("installing schemathesis {SCHEMATHESIS_VERSION} into {venv:?}");
-    let _ = std::fs::remove_dir_all(&venv);
-    let pip = venv.join("bin/pip").display().to_string();
-    let steps: [(String, Vec<String>); 2] = [
-        ("python3".into(), vec!["-m".into(), "venv".into(), venv.display().to_string()]),
-        (pip, vec!["install".into(), "--quiet".into(), format!("schemathesis=={SCHEMATHESIS_VERSION}")]),
-    ];
-    for (program, args) in &steps {
-        let result = Command::new(program).args(args).stdin(Stdio::null()).output();
-        let failure = match result {
-            Ok(o) if o.status.success() => continue,
-            Ok(o) => format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
-            Err(e) => e.to_string(),
-        };
-        let _ = std::fs::remove_dir_all(&venv);
-        let why = format!("cannot install schemathesis ({program} {}): {failure}", args.join(" "));
-        if std::env::var_os("CI").is_some() {
-            panic!("{why}\nthe fuzz test needs python3 with venv and pip, and PyPI");
-        }
-        eprintln!("skipping the fuzz test: {why}");
-        return None;
-    }
-    assert!(reports_version(&exe), "schemathesis {SCHEMATHESIS_VERSION} installed in {venv:?} but does not run");
-    Some(exe)
+    let requirement = format!("schemathesis=={SCHEMATHESIS_VERSION}");
+    let venv = python::venv(
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+        &format!("schemathesis-{SCHEMATHESIS_VERSION}"),
+        &[&requirement],
+        |dir| reports_version(&dir.join("bin/schemathesis")),
+    )?;
+    Some(venv.join("bin/schemathesis"))
 }
 
 /// Whether `exe` runs and is the pinned version.

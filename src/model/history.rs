@@ -4,13 +4,26 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Where a follower of a task's history stands: the last task and step history ids it has seen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-pub struct HistoryCursor {
-    /// Last task history id seen.
-    pub task_id: i64,
-    /// Last step history id seen.
-    pub step_id: i64,
+use super::{Step, Task};
+
+/// Where a follower of a task's history stands: the database snapshot (`pg_snapshot` text) of
+/// its last read. The changes after it are those committed by transactions that snapshot does
+/// not see, so a follower sees every change once, in commit order
+/// (`tasker.task_history_after`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowCursor(pub String);
+
+/// What changed in a task after a [`FollowCursor`], read in one transaction.
+#[derive(Debug, Clone)]
+pub struct TaskChanges {
+    /// The changes, in the order they happened.
+    pub events: Vec<TaskEvent>,
+    /// The task as it stands, when one of the changes is the task's.
+    pub task: Option<Task>,
+    /// The steps that changed, as they stand, in template order.
+    pub steps: Vec<Step>,
+    /// The cursor of the next read.
+    pub cursor: FollowCursor,
 }
 
 /// One recorded state change of a task or of one of its steps.

@@ -14,7 +14,7 @@ pub use dlq::{DlqEntry, DlqListQuery, DlqStats, DlqStatusCount, DlqUpdate};
 pub use health::{
     ActorIntake, ActorStatus, BreakerStatus, ComponentStatus, DetailedHealth, HealthReport, PoolStats, QueueDepth,
 };
-pub use history::{HistoryCursor, TaskEvent};
+pub use history::{FollowCursor, TaskChanges, TaskEvent};
 pub use step::{RetriedStep, RetryFilter, RetryOutcome, Step, StepAction, StepActionRequest, StepTransition};
 pub use task::{Page, StepCounts, Task, TaskListQuery, TaskRequest};
 pub use template::{Template, TemplateSummary};

@@ -1,30 +1,24 @@
-//! Task history for followers: a consistent snapshot with the history it reflects, then every
-//! change recorded after a cursor.
+//! Task history for followers: a consistent snapshot with a commit-ordered cursor, then the
+//! changes committed after it.
 
 use uuid::Uuid;
 
 use super::{Service, ServiceError, ServiceResult};
 use crate::db::engine;
-use crate::model::{HistoryCursor, Step, Task, TaskEvent};
+use crate::model::{FollowCursor, Step, Task, TaskChanges};
 
 impl Service {
-    /// The task, its steps and its whole recorded history, read in one REPEATABLE READ
-    /// transaction so they agree: any change missing from the history is missing from the
-    /// snapshot too. (History ids are handed out in insertion order, not commit order, so a
-    /// follower compares sets of ids, never only the highest one.)
-    pub async fn task_snapshot(&self, task_uuid: Uuid) -> ServiceResult<(Task, Vec<Step>, Vec<TaskEvent>)> {
+    /// The task, its steps and the cursor after which the changes it does not show are read,
+    /// in one REPEATABLE READ transaction so that they agree.
+    pub async fn task_snapshot(&self, task_uuid: Uuid) -> ServiceResult<(Task, Vec<Step>, FollowCursor)> {
         engine::history::task_snapshot(self.pool(), task_uuid)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("task {task_uuid} not found")))
     }
 
-    /// The steps of a task among `step_uuids`, in template order.
-    pub async fn steps_by_uuid(&self, task_uuid: Uuid, step_uuids: &[Uuid]) -> ServiceResult<Vec<Step>> {
-        Ok(engine::steps::fetch_steps_by_uuid(self.pool(), task_uuid, step_uuids).await?)
-    }
-
-    /// Every task and step state change after `cursor`, in the order they happened.
-    pub async fn task_history_since(&self, task_uuid: Uuid, cursor: HistoryCursor) -> ServiceResult<Vec<TaskEvent>> {
-        Ok(engine::history::task_history_since(self.pool(), task_uuid, cursor).await?)
+    /// The changes of a task committed after `after` (every change once, in commit order), with
+    /// the task and the changed steps as they stand at the returned cursor.
+    pub async fn task_changes_after(&self, task_uuid: Uuid, after: &FollowCursor) -> ServiceResult<TaskChanges> {
+        Ok(engine::history::task_changes_after(self.pool(), task_uuid, after).await?)
     }
 }

@@ -9,6 +9,7 @@ mod batch_retry;
 mod concurrency;
 mod create_task;
 mod embedded;
+mod history_cursor;
 mod input_hardening;
 mod operations_doc;
 mod operators;

@@ -1928,9 +1928,15 @@ BEGIN
         INSERT INTO tasker_archive.workflow_step_edges
         SELECT e.*, v_now FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_steps);
         INSERT INTO tasker_archive.task_transitions
-        SELECT h.*, v_now FROM tasker.task_transitions h WHERE h.task_uuid = ANY (v_tasks);
+               (id, task_uuid, from_state, to_state, event, metadata, created_at, xid, archived_at)
+        SELECT h.id, h.task_uuid, h.from_state, h.to_state, h.event, h.metadata, h.created_at, h.xid, v_now
+          FROM tasker.task_transitions h WHERE h.task_uuid = ANY (v_tasks);
         INSERT INTO tasker_archive.workflow_step_transitions
-        SELECT h.*, v_now FROM tasker.workflow_step_transitions h WHERE h.task_uuid = ANY (v_tasks);
+               (id, step_uuid, task_uuid, from_state, to_state, event, attempt, metadata, created_at, xid,
+                archived_at)
+        SELECT h.id, h.step_uuid, h.task_uuid, h.from_state, h.to_state, h.event, h.attempt, h.metadata,
+               h.created_at, h.xid, v_now
+          FROM tasker.workflow_step_transitions h WHERE h.task_uuid = ANY (v_tasks);
         INSERT INTO tasker_archive.dlq_entries
         SELECT d.*, v_now FROM tasker.dlq_entries d WHERE d.task_uuid = ANY (v_tasks);
     END IF;
@@ -2522,6 +2528,40 @@ $_$;
 --
 
 COMMENT ON FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone) IS 'The staleness sweeper''s call: fails steps enqueued or in_progress past their timeout plus p_grace_seconds whose queue message has vanished (through the results queue, or directly for never-claimed steps); steps locked elsewhere are skipped. Returns the number of steps reported or failed.';
+
+--
+-- Name: task_history_after(uuid, pg_snapshot); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.task_history_after(p_task_uuid uuid, p_after pg_snapshot) RETURNS TABLE(kind text, id bigint, step_uuid uuid, step_name text, step_position integer, from_state text, to_state text, event text, attempt integer, metadata jsonb, created_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT x.kind, x.id, x.step_uuid, x.step_name, x.step_position, x.from_state, x.to_state, x.event,
+           x.attempt, x.metadata, x.created_at
+      FROM (SELECT 'task' AS kind, h.id, NULL::uuid AS step_uuid, NULL::text AS step_name,
+                   NULL::integer AS step_position, h.from_state, h.to_state, h.event, NULL::integer AS attempt,
+                   h.metadata, h.created_at, 1 AS kind_order
+              FROM tasker.task_transitions h
+             WHERE h.task_uuid = p_task_uuid
+               AND h.xid >= pg_catalog.pg_snapshot_xmin(p_after)
+               AND NOT pg_catalog.pg_visible_in_snapshot(h.xid, p_after)
+            UNION ALL
+            SELECT 'step', h.id, h.step_uuid, s.name, s.position, h.from_state, h.to_state, h.event, h.attempt,
+                   h.metadata, h.created_at, 0
+              FROM tasker.workflow_step_transitions h
+              JOIN tasker.workflow_steps s ON s.step_uuid = h.step_uuid
+             WHERE h.task_uuid = p_task_uuid
+               AND h.xid >= pg_catalog.pg_snapshot_xmin(p_after)
+               AND NOT pg_catalog.pg_visible_in_snapshot(h.xid, p_after)) x
+     ORDER BY x.created_at, x.kind_order, x.id;
+$$;
+
+--
+-- Name: FUNCTION task_history_after(p_task_uuid uuid, p_after pg_snapshot); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.task_history_after(p_task_uuid uuid, p_after pg_snapshot) IS 'The state changes of a task and its steps committed after the given snapshot (commit-ordered follower cursor).';
 
 --
 -- Name: task_history_since(uuid, bigint, bigint); Type: FUNCTION; Schema: tasker; Owner: -
@@ -3145,7 +3185,8 @@ CREATE TABLE tasker.task_transitions (
     to_state text NOT NULL,
     event text NOT NULL,
     metadata jsonb,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id()
 )
 WITH (autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_scale_factor='0.05', autovacuum_vacuum_cost_limit='2000');
 
@@ -3208,7 +3249,8 @@ CREATE TABLE tasker.workflow_step_transitions (
     event text NOT NULL,
     attempt integer NOT NULL,
     metadata jsonb,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id()
 )
 WITH (autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_scale_factor='0.05', autovacuum_vacuum_cost_limit='2000');
 
@@ -3404,7 +3446,7 @@ CREATE INDEX dlq_entries_task ON tasker.dlq_entries USING btree (task_uuid, id);
 -- Name: task_transitions_task; Type: INDEX; Schema: tasker; Owner: -
 --
 
-CREATE INDEX task_transitions_task ON tasker.task_transitions USING btree (task_uuid, id);
+CREATE INDEX task_transitions_task ON tasker.task_transitions USING btree (task_uuid, xid);
 
 --
 -- Name: tasks_completed_at; Type: INDEX; Schema: tasker; Owner: -
@@ -3458,7 +3500,7 @@ CREATE INDEX workflow_step_transitions_step ON tasker.workflow_step_transitions 
 -- Name: workflow_step_transitions_task; Type: INDEX; Schema: tasker; Owner: -
 --
 
-CREATE INDEX workflow_step_transitions_task ON tasker.workflow_step_transitions USING btree (task_uuid, id);
+CREATE INDEX workflow_step_transitions_task ON tasker.workflow_step_transitions USING btree (task_uuid, xid);
 
 --
 -- Name: workflow_steps_failed; Type: INDEX; Schema: tasker; Owner: -
@@ -3835,6 +3877,12 @@ GRANT ALL ON FUNCTION tasker.submit_step_results(p_results jsonb) TO tasker_work
 --
 
 REVOKE ALL ON FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION task_history_after(p_task_uuid uuid, p_after pg_snapshot); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.task_history_after(p_task_uuid uuid, p_after pg_snapshot) FROM PUBLIC;
 
 --
 -- Name: FUNCTION task_history_since(p_task_uuid uuid, p_after_task_id bigint, p_after_step_id bigint); Type: ACL; Schema: tasker; Owner: -

@@ -2,19 +2,19 @@
 //!
 //! Driven by LISTEN/NOTIFY through the process's one [`NotificationHub`] (no connection and no
 //! polling per stream): each stream subscribes to the hub's broadcast, then reads a snapshot of
-//! the task together with the history it reflects in one REPEATABLE READ transaction. The first message
-//! is that snapshot. On a notification naming its task (`tasker_task_changed` `<uuid>:<state>`,
-//! `tasker_steps_changed` `<uuid>,…`), after a reconnect of the listener, or when the stream fell
-//! behind the broadcast (`Lagged`), it reads the task's recorded history
-//! (`tasker.task_history_since`) and sends each change it has not shown yet -- every transition,
-//! none twice -- with the task (when it changed) and only the steps that changed. History ids come
-//! from sequences, which hand out ids in insertion order, not commit order: a change with a lower
-//! id can become visible after one with a higher id, so the stream remembers what it sent instead
-//! of keeping only the highest id (and so still reads the task's whole history on each change).
-//! The last message is the change into a final task state. Each stream holds one of
-//! `max_concurrent_streams` permits.
+//! the task and its steps in one REPEATABLE READ transaction, keeping that transaction's database
+//! snapshot as its cursor. The first message is the snapshot. On a notification naming its task
+//! (`tasker_task_changed` `<uuid>:<state>`, `tasker_steps_changed` `<uuid>,…`), after a reconnect
+//! of the listener, or when the stream fell behind the broadcast (`Lagged`), it reads the changes
+//! committed after its cursor (`tasker.task_history_after`: the history rows written by
+//! transactions the cursor's snapshot does not see) together with the task (when it changed) and
+//! the steps that changed, and moves its cursor to that read's snapshot. So every transition is
+//! sent once, a change is never sent before one that committed earlier, and a read costs what
+//! changed, not the task's whole history. The last message is the change into a final task
+//! state. Each stream holds one of `max_concurrent_streams` permits.
+//!
+//! [`NotificationHub`]: crate::actors::listener::NotificationHub
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -28,7 +28,7 @@ use super::convert::ts;
 use super::proto::{task_status_update, StepStateChange, TaskSnapshot, TaskStateChange, TaskStatusUpdate};
 use super::GrpcState;
 use crate::actors::listener::{Event, CHANNEL_STEPS_CHANGED, CHANNEL_TASK_CHANGED};
-use crate::model::{HistoryCursor, Step, Task, TASK_FINAL_STATES};
+use crate::model::{FollowCursor, Step, Task, TaskChanges, TASK_FINAL_STATES};
 use crate::service::{Service, ServiceError};
 
 /// Messages buffered per stream before the stream waits for its client.
@@ -60,16 +60,16 @@ pub(super) async fn open(state: &GrpcState, task_uuid: Uuid) -> Result<TaskStatu
         state.service.runtime_status().map(|s| s.hub.clone()).ok_or_else(|| {
             Status::unavailable("task status streams need the notification hub, which is not running")
         })?;
-    // Subscribe before the snapshot, so no notification of a later change is missed; the history
-    // read with the snapshot says which changes it already shows.
+    // Subscribe before the snapshot, so no notification of a later change is missed; the
+    // snapshot's cursor says which changes it already shows.
     let events = hub.subscribe();
-    let (task, steps, history) = state.service.task_snapshot(task_uuid).await?;
+    let (task, steps, cursor) = state.service.task_snapshot(task_uuid).await?;
     let (tx, rx) = mpsc::channel(STREAM_BUFFER);
     let follower = Follower {
         service: state.service.clone(),
         task_uuid,
         task_state: task.state.clone(),
-        sent: history.iter().map(|e| (e.kind == "task", e.id)).collect(),
+        cursor,
         sequence: 0,
         tx,
         _permit: permit,
@@ -104,8 +104,8 @@ struct Follower {
     service: Service,
     task_uuid: Uuid,
     task_state: String,
-    /// (kind is task, history id) of every change the snapshot reflects or the stream sent.
-    sent: std::collections::HashSet<(bool, i64)>,
+    /// The snapshot of the last read: every change committed before it was sent.
+    cursor: FollowCursor,
     sequence: u64,
     tx: mpsc::Sender<Result<TaskStatusUpdate, Status>>,
     /// Held while the stream is open.
@@ -179,33 +179,13 @@ impl Follower {
         }
     }
 
-    /// Sends every recorded change not shown yet, in order; stops after the change into a
-    /// final task state.
+    /// Sends every change committed since the cursor, in order, and moves the cursor; stops
+    /// after the change into a final task state.
     async fn refresh(&mut self) -> Result<Option<Stop>, ServiceError> {
-        let history: Vec<_> = self
-            .service
-            .task_history_since(self.task_uuid, HistoryCursor::default())
-            .await?
-            .into_iter()
-            .filter(|e| !self.sent.contains(&(e.kind == "task", e.id)))
-            .collect();
-        if history.is_empty() {
-            return Ok(None);
-        }
-        // The current task and steps travel with the changes (one read per batch of changes).
-        let task = if history.iter().any(|e| e.kind == "task") {
-            Some(self.service.get_task(self.task_uuid).await?)
-        } else {
-            None
-        };
-        let changed: Vec<Uuid> = history.iter().filter(|e| e.kind == "step").filter_map(|e| e.step_uuid).collect();
-        let steps: HashMap<Uuid, Step> = if changed.is_empty() {
-            HashMap::new()
-        } else {
-            self.service.steps_by_uuid(self.task_uuid, &changed).await?.into_iter().map(|s| (s.step_uuid, s)).collect()
-        };
-        for event in history {
-            self.sent.insert((event.kind == "task", event.id));
+        let TaskChanges { events, task, steps, cursor } =
+            self.service.task_changes_after(self.task_uuid, &self.cursor).await?;
+        self.cursor = cursor;
+        for event in events {
             let update = match event.step_uuid {
                 Some(step_uuid) if event.kind == "step" => {
                     task_status_update::Update::StepStateChange(StepStateChange {
@@ -214,7 +194,7 @@ impl Follower {
                         from_state: event.from_state.clone().unwrap_or_default(),
                         to_state: event.to_state.clone(),
                         changed_at: Some(ts(event.created_at)),
-                        step: steps.get(&step_uuid).cloned().map(Into::into),
+                        step: steps.iter().find(|s| s.step_uuid == step_uuid).cloned().map(Into::into),
                         event: event.event.clone(),
                         attempt: event.attempt.unwrap_or_default(),
                     })

@@ -23,13 +23,17 @@ pub async fn fetch_steps<'e, E: sqlx::PgExecutor<'e>>(executor: E, task_uuid: Uu
 }
 
 /// The steps of a task among `step_uuids`, in template order.
-pub async fn fetch_steps_by_uuid(pool: &PgPool, task_uuid: Uuid, step_uuids: &[Uuid]) -> EngineResult<Vec<Step>> {
+pub async fn fetch_steps_by_uuid<'e, E: sqlx::PgExecutor<'e>>(
+    executor: E,
+    task_uuid: Uuid,
+    step_uuids: &[Uuid],
+) -> EngineResult<Vec<Step>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {STEP_COLUMNS} FROM tasker.step_overview WHERE task_uuid = $1 AND step_uuid = ANY ($2) ORDER BY position"
     ))
     .bind(task_uuid)
     .bind(step_uuids)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?)
 }
 
