@@ -95,8 +95,8 @@ async fn steps_of_a_killed_worker_are_redelivered_to_another_after_the_visibilit
         ..WorkerOptions::new(id)
     };
     let mut workers = [
-        WorkerProcess::start(&scratch, options("wa"), &db.url),
-        WorkerProcess::start(&scratch, options("wb"), &db.url),
+        WorkerProcess::start(&scratch, options("wa"), &db.worker_url(&["*"]).await),
+        WorkerProcess::start(&scratch, options("wb"), &db.worker_url(&["*"]).await),
     ];
 
     let task = server.api.create_task("e2e", "long_steps", json!({})).await;
@@ -167,7 +167,7 @@ async fn sigterm_stops_a_worker_and_a_server_without_losing_or_repeating_work() 
     let db = test_db().await;
     register_template(&db.pool, sleep_chain("graceful_chain", 3, 800)).await;
     let mut server = ServerProcess::start(&scratch, "server-1", &db.url).await;
-    let mut worker = WorkerProcess::start(&scratch, WorkerOptions::new("wa"), &db.url);
+    let mut worker = WorkerProcess::start(&scratch, WorkerOptions::new("wa"), &db.worker_url(&["*"]).await);
 
     let task = server.api.create_task("e2e", "graceful_chain", json!({})).await;
     wait_until(
@@ -193,7 +193,7 @@ async fn sigterm_stops_a_worker_and_a_server_without_losing_or_repeating_work() 
     let status = server.terminate().await;
     assert!(status.success(), "server exit after SIGTERM: {status}");
     let _server = ServerProcess::start(&scratch, "server-2", &db.url).await;
-    let _worker = WorkerProcess::start(&scratch, WorkerOptions::new("wb"), &db.url);
+    let _worker = WorkerProcess::start(&scratch, WorkerOptions::new("wb"), &db.worker_url(&["*"]).await);
     wait_for_tasks(&db.pool, &[task], "complete").await;
     assert_each_step_ran_once(&db.pool, &[task]).await;
 }
@@ -205,8 +205,8 @@ async fn a_server_killed_mid_flight_and_restarted_finishes_every_task_exactly_on
     register_template(&db.pool, sleep_diamond("steady", 100)).await;
     let mut first = ServerProcess::start(&scratch, "server-1", &db.url).await;
     let mut workers = vec![
-        WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.url),
-        WorkerProcess::start(&scratch, WorkerOptions::new("w2"), &db.url),
+        WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.worker_url(&["*"]).await),
+        WorkerProcess::start(&scratch, WorkerOptions::new("w2"), &db.worker_url(&["*"]).await),
     ];
 
     // Tasks keep arriving until the kill, so it lands with creates, dispatches, results and
@@ -267,8 +267,8 @@ async fn two_servers_on_one_database_share_the_work_and_run_each_step_once() {
     let two = ServerProcess::start(&scratch, "server-2", &db.url).await;
     assert_ne!(one.port, two.port);
     let mut workers = vec![
-        WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.url),
-        WorkerProcess::start(&scratch, WorkerOptions::new("w2"), &db.url),
+        WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.worker_url(&["*"]).await),
+        WorkerProcess::start(&scratch, WorkerOptions::new("w2"), &db.worker_url(&["*"]).await),
     ];
 
     let mut tasks = Vec::new();
@@ -327,7 +327,7 @@ async fn work_finishes_when_listen_connections_are_killed() {
     let scratch = Scratch::new("lost-notification");
     let db = test_db().await;
     let server = ServerProcess::start(&scratch, "server", &db.url).await;
-    let mut worker = WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.url);
+    let mut worker = WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.worker_url(&["*"]).await);
     let mut dead: HashSet<i32> = HashSet::new();
     let first_server = wait_for_listener(&db.pool, "tasker-server", &dead).await;
     let first_worker = wait_for_listener(&db.pool, "tasker-worker", &dead).await;

@@ -18,7 +18,7 @@ async fn example_templates_complete_through_a_server_and_two_workers() {
     for id in ["w1", "w2"] {
         // A small concurrency so that neither worker can hold the whole fan-out alone.
         let opts = WorkerOptions { concurrency: 4, ..WorkerOptions::new(id) };
-        workers.push(WorkerProcess::start(&scratch, opts, &db.url));
+        workers.push(WorkerProcess::start(&scratch, opts, &db.worker_url(&["*"]).await));
     }
 
     let order_context = json!({
@@ -98,7 +98,7 @@ async fn a_flaky_step_is_retried_and_then_succeeds() {
     let scratch = Scratch::new("flaky");
     let db = test_db().await;
     let server = ServerProcess::start(&scratch, "server", &db.url).await;
-    let _worker = WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.url);
+    let _worker = WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.worker_url(&["*"]).await);
 
     let task = server.api.create_task("demo", "flaky", json!({"fail_times": 1, "ms": 20})).await;
     wait_for_tasks(&db.pool, &[task], "complete").await;
@@ -132,7 +132,7 @@ async fn a_permanent_failure_ends_the_task_in_error_with_a_dlq_entry() {
     let scratch = Scratch::new("doomed");
     let db = test_db().await;
     let server = ServerProcess::start(&scratch, "server", &db.url).await;
-    let _worker = WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.url);
+    let _worker = WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.worker_url(&["*"]).await);
 
     let task = server.api.create_task("demo", "doomed", json!({})).await;
     wait_for_tasks(&db.pool, &[task], "error").await;
@@ -172,7 +172,7 @@ async fn cancelling_a_running_task_stops_further_dispatch() {
     let db = test_db().await;
     register_template(&db.pool, sleep_chain("slow_chain", 6, 300)).await;
     let server = ServerProcess::start(&scratch, "server", &db.url).await;
-    let _worker = WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.url);
+    let _worker = WorkerProcess::start(&scratch, WorkerOptions::new("w1"), &db.worker_url(&["*"]).await);
 
     let task = server.api.create_task("e2e", "slow_chain", json!({})).await;
     wait_until(
