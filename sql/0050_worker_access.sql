@@ -74,3 +74,44 @@ END;
 $$;
 COMMENT ON FUNCTION tasker.set_worker_namespaces(name, text[]) IS
     'The namespaces a worker role may serve, replacing its previous list: ''*'' for every namespace, an empty array for none. Returns the namespaces now allowed. TK002 unknown role, TK004 invalid namespace.';
+
+-- tasker.ensure_worker_login(role, password, namespaces): makes p_role a login in tasker_worker
+-- with p_password, allowed p_namespaces (tasker.set_worker_namespaces), creating it when it does
+-- not exist; idempotent, so a deploy step may run it on every start. An existing role keeps its
+-- other memberships and gets the password set again. Refuses (42501) to touch a role that could do
+-- more than a worker: a superuser, a role with CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS, or
+-- a member of the role that owns the schema. Needs CREATEROLE (the migrating role has it).
+-- TK004 an empty password, a role name that is not a plain identifier or an invalid namespace.
+CREATE OR REPLACE FUNCTION tasker.ensure_worker_login(p_role name, p_password text, p_namespaces text[])
+RETURNS SETOF text
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_role pg_catalog.pg_roles%ROWTYPE;
+BEGIN
+    IF p_role IS NULL OR p_role !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('invalid worker role name %s', coalesce(p_role, 'NULL')),
+            HINT = 'lower-case letters, digits and _ (^[a-z_][a-z0-9_]{0,62}$)';
+    END IF;
+    IF coalesce(p_password, '') = '' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('worker role %s needs a password', p_role);
+    END IF;
+    SELECT * INTO v_role FROM pg_catalog.pg_roles r WHERE r.rolname = p_role;
+    IF NOT FOUND THEN
+        EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE tasker_worker', p_role, p_password);
+    ELSIF v_role.rolsuper OR v_role.rolcreaterole OR v_role.rolcreatedb OR v_role.rolreplication
+          OR v_role.rolbypassrls
+          OR pg_catalog.pg_has_role(v_role.oid,
+                 (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = 'tasker'), 'MEMBER') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('role %s exists and can do more than a worker; choose another name', p_role);
+    ELSE
+        EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', p_role, p_password);
+        EXECUTE format('GRANT tasker_worker TO %I', p_role);
+    END IF;
+    RETURN QUERY SELECT * FROM tasker.set_worker_namespaces(p_role, p_namespaces);
+END;
+$$;
+COMMENT ON FUNCTION tasker.ensure_worker_login(name, text, text[]) IS
+    'Creates or updates a tasker_worker login with a password and its namespaces (idempotent). 42501 for a role that can do more than a worker; TK004 bad name, empty password or namespace.';

@@ -1,7 +1,8 @@
 //! `tasker-server`: the orchestration server.
 //!
 //! `tasker-server` (or `tasker-server serve`) runs it; `tasker-server migrate` applies the schema
-//! to DATABASE_URL and exits (a deploy step); `tasker-server config` prints the effective
+//! to DATABASE_URL and exits (a deploy step); `tasker-server worker-login NAME` applies the schema
+//! too, then creates or updates a worker's database login; `tasker-server check-config` prints the effective
 //! configuration's validation result. It runs from any directory: the base configuration is
 //! built in, and `--config-dir` (or `TASKER_CONFIG_DIR`, else `./config/tasker` when it exists)
 //! names a directory of overlays.
@@ -34,6 +35,21 @@ enum Cmd {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: String,
     },
+    /// Apply the schema, then create or update a worker login: a database role in `tasker_worker`
+    /// that may only claim, heartbeat and acknowledge steps of its namespaces. Idempotent.
+    WorkerLogin {
+        /// The login's role name (lower-case letters, digits and `_`).
+        name: String,
+        /// Its password.
+        #[arg(long, env = "TASKER_WORKER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Namespaces it may serve, comma-separated; `*` for every namespace.
+        #[arg(long, default_value = "*", value_delimiter = ',')]
+        namespaces: Vec<String>,
+        /// Database URL of a role that may create roles (defaults to $DATABASE_URL).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+    },
     /// Load and validate the configuration, print a summary, exit.
     CheckConfig,
 }
@@ -61,6 +77,17 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "migrated: pgmq {}, {} migrations, {} sql files applied",
                 report.pgmq, report.migrations, report.sql_files_applied
+            );
+            Ok(())
+        }
+        Cmd::WorkerLogin { name, password, namespaces, database_url } => {
+            let pool = tasker_orchestration::db::connect(&database_url, &Default::default()).await?;
+            tasker_orchestration::db::migrate(&pool).await?;
+            let allowed =
+                tasker_orchestration::db::access::ensure_worker_login(&pool, &name, &password, &namespaces).await?;
+            println!(
+                "worker login {name}: may serve {}",
+                if allowed.is_empty() { "nothing".into() } else { allowed.join(", ") }
             );
             Ok(())
         }

@@ -4,6 +4,7 @@
 //! [`EngineError`]; [`worker`], the worker protocol's calls; [`listen`], the reconnecting LISTEN
 //! connection shared by the notification hub and the worker.
 
+pub mod access;
 pub mod embedded;
 pub mod engine;
 pub mod error;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
-use tasker_orchestration::testing::test_db;
+use tasker_orchestration::testing::{test_db, url_with_user};
 
 use super::support::{free_ports, wait_for_tasks, Api, Process, Scratch, WAIT};
 
@@ -92,14 +92,23 @@ fn binary(program: &str) -> &'static str {
 
 /// A service's command and environment with the compose network rewritten for this machine.
 struct Rewrite {
+    /// The test database as its owner.
     database_url: String,
+    /// The compose file's owner login (`POSTGRES_USER`).
+    owner: String,
     ports: BTreeMap<String, String>,
 }
 
 impl Rewrite {
     fn value(&self, svc: &Yaml, key: &str, value: &str) -> String {
         if key == "DATABASE_URL" {
-            return self.database_url.clone();
+            // The test database, as the login the service names (the owner's, or a worker login).
+            let (user, password, ..) = url_parts(value);
+            return if user == self.owner {
+                self.database_url.clone()
+            } else {
+                url_with_user(&self.database_url, &user, &password)
+            };
         }
         if let Some(port) = self.ports.get(value).filter(|_| key.ends_with("__PORT")) {
             return port.clone();
@@ -147,12 +156,29 @@ fn services_agree_on_names_credentials_and_ports() {
     assert!(strings(pg.get("ports")).contains(&"5432:5432".to_string()), "postgres publishes 5432");
     assert!(pg.get("profiles").is_none(), "postgres starts without a profile");
     assert!(pg.get("healthcheck").is_some(), "postgres has a healthcheck");
-    for name in ["tasker-server", "tasker-worker"] {
+    // The server and the one-shot worker-login use the owner's login; the worker uses the login
+    // that worker-login makes, with the password it sets, and starts only after it succeeded.
+    for name in ["tasker-server", "worker-login", "tasker-worker"] {
         let svc = service(&file, name);
         assert_eq!(strings(svc.get("profiles")), vec!["server".to_string()], "{name} is in the server profile");
         let (user, password, db, host, port) = url_parts(&environment(svc)["DATABASE_URL"]);
-        assert_eq!(user, pg_env["POSTGRES_USER"], "{name}: user");
-        assert_eq!(password, pg_env["POSTGRES_PASSWORD"], "{name}: password");
+        if name == "tasker-worker" {
+            let login = service(&file, "worker-login");
+            let command = strings(login.get("command"));
+            assert_eq!(command[..2], ["tasker-server", "worker-login"], "worker-login runs tasker-server worker-login");
+            assert_eq!(user, command[2], "the worker connects as the login worker-login makes");
+            assert_eq!(password, environment(login)["TASKER_WORKER_PASSWORD"], "the worker's password is the one set");
+            assert_ne!(user, pg_env["POSTGRES_USER"], "the worker does not use the owner's login");
+            let after = svc.get("depends_on").and_then(|d| d.get("worker-login")).and_then(|d| d.get("condition"));
+            assert_eq!(
+                after.map(scalar).as_deref(),
+                Some("service_completed_successfully"),
+                "worker waits for its login"
+            );
+        } else {
+            assert_eq!(user, pg_env["POSTGRES_USER"], "{name}: user");
+            assert_eq!(password, pg_env["POSTGRES_PASSWORD"], "{name}: password");
+        }
         assert_eq!(db, pg_env["POSTGRES_DB"], "{name}: database");
         assert_eq!((host.as_str(), port.as_str()), ("postgres", "5432"), "{name}: database host");
     }
@@ -189,6 +215,7 @@ async fn services_run_as_written_and_complete_a_task() {
     let env = environment(server);
     let rewrite = Rewrite {
         database_url: db.url.clone(),
+        owner: environment(service(&file, "postgres"))["POSTGRES_USER"].clone(),
         ports: BTreeMap::from([
             (env["TASKER__ORCHESTRATION__WEB__PORT"].clone(), ports[0].to_string()),
             (env["TASKER__ORCHESTRATION__GRPC__PORT"].clone(), ports[1].to_string()),
@@ -212,6 +239,12 @@ async fn services_run_as_written_and_complete_a_task() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // The one-shot worker-login, as written, makes the worker's login; then the worker starts.
+    let login = service(&file, "worker-login");
+    let command = strings(login.get("command"));
+    Process::start(&scratch, "worker-login", binary(&command[0]), &command[1..], &rewrite.env(login), &cwd)
+        .expect_success()
+        .await;
     let worker = service(&file, "tasker-worker");
     let command = strings(worker.get("command"));
     let worker_id = command
@@ -268,4 +301,23 @@ fn server_runs_from_any_directory_and_names_a_missing_config_dir() {
     let err = String::from_utf8_lossy(&missing.stderr);
     assert!(err.contains("/nonexistent/tasker") && err.contains("does not exist"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn worker_login_refuses_the_owners_role_and_says_why() {
+    let db = test_db().await;
+    let owner: String =
+        sqlx::query_scalar("SELECT current_user::text").fetch_one(&db.pool).await.expect("current_user");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tasker-server"))
+        .args(["worker-login", &owner, "--namespaces", "demo"])
+        .env("DATABASE_URL", &db.url)
+        .env("TASKER_WORKER_PASSWORD", "secret-not-printed")
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .expect("run tasker-server worker-login");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "worker-login accepted the owner's role: {stderr}");
+    assert!(stderr.contains("can do more than a worker"), "{stderr}");
+    assert!(!stderr.contains("secret-not-printed"), "the password was printed: {stderr}");
 }

@@ -9,5 +9,6 @@
 
 mod compose;
 mod faults;
+mod python_worker;
 mod support;
 mod workflows;

@@ -221,6 +221,29 @@ impl Process {
     pub async fn terminate(&mut self) -> std::process::ExitStatus {
         self.proc.terminate().await
     }
+
+    /// Waits (up to [`WAIT`]) for a one-shot process to exit on its own; panics with its log
+    /// tail unless it exited successfully.
+    pub async fn expect_success(&mut self) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(child) = self.proc.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.proc.child = None;
+                    if status.success() {
+                        return;
+                    }
+                    let report = self.proc.report();
+                    panic!("{} failed ({status}):\n{report}", self.proc.name);
+                }
+            }
+            if Instant::now() > deadline {
+                let report = self.proc.report();
+                panic!("{} did not exit within {WAIT:?}:\n{report}", self.proc.name);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
 }
 
 /// A `tasker-server` process on a test database.

@@ -207,3 +207,49 @@ async fn a_retry_hint_is_capped_by_the_steps_backoff_max() {
     .unwrap();
     assert!(delay_ms <= 1000.0, "retry in {delay_ms} ms, past the backoff max_ms of 1000");
 }
+
+#[tokio::test]
+async fn ensure_worker_login_makes_a_worker_login_idempotently_and_refuses_a_powerful_role() {
+    let db = test_db().await;
+    two_namespaces(&db.pool).await;
+    let pool = &db.pool;
+    let role = format!("tasker_test_login_{}", std::process::id());
+    let ensure = |password: &'static str, namespaces: &'static [&'static str]| {
+        let role = role.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT * FROM tasker.ensure_worker_login($1, $2, $3)")
+                .bind(role)
+                .bind(password)
+                .bind(namespaces)
+                .fetch_all(pool)
+                .await
+        }
+    };
+    assert_eq!(ensure("first", &["demo"]).await.unwrap(), ["demo"]);
+    // Again, with a new password and namespaces: the same role, updated.
+    assert_eq!(ensure("second", &["orders", "demo"]).await.unwrap(), ["demo", "orders"]);
+    let url = tasker_orchestration::testing::url_with_user(&db.url, &role, "second");
+    let worker = tasker_orchestration::db::connect(&url, &Default::default()).await.expect("the login connects");
+    let claimed: Vec<Claimed> = sqlx::query_as(claim_sql()).bind("orders").fetch_all(&worker).await.unwrap();
+    assert_eq!(claimed.len(), 1, "the login serves its namespaces");
+    let err = sqlx::query("SELECT count(*) FROM tasker.tasks").execute(&worker).await.expect_err("no table access");
+    assert_eq!(sqlstate(&err).as_deref(), Some("42501"));
+    worker.close().await;
+
+    // The owner (a superuser here) is never turned into a worker login, nor its password changed.
+    let owner: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(pool).await.unwrap();
+    let res =
+        sqlx::query("SELECT * FROM tasker.ensure_worker_login($1, 'x', ARRAY['*'])").bind(&owner).execute(pool).await;
+    expect_sqlstate(res, "42501");
+    for (name, password, namespaces) in
+        [("Bad Name", "pw", vec!["demo"]), ("tasker_ok_name", "", vec!["demo"]), ("tasker_ok_name", "pw", vec!["Bad"])]
+    {
+        let res = sqlx::query("SELECT * FROM tasker.ensure_worker_login($1, $2, $3)")
+            .bind(name)
+            .bind(password)
+            .bind(namespaces)
+            .execute(pool)
+            .await;
+        expect_sqlstate(res, "TK004");
+    }
+}

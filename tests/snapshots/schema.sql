@@ -1139,6 +1139,47 @@ $$;
 COMMENT ON FUNCTION tasker.enqueue_ready_steps(p_limit integer, p_now timestamp with time zone) IS 'The step enqueuer''s call: picks up to p_limit dispatchable steps (highest priority, then oldest ready_at) FOR UPDATE SKIP LOCKED and sends them to their namespace queues in this transaction, so a step is never dispatched twice nor lost. Returns one row per step sent.';
 
 --
+-- Name: ensure_worker_login(name, text, text[]); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.ensure_worker_login(p_role name, p_password text, p_namespaces text[]) RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_role pg_catalog.pg_roles%ROWTYPE;
+BEGIN
+    IF p_role IS NULL OR p_role !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('invalid worker role name %s', coalesce(p_role, 'NULL')),
+            HINT = 'lower-case letters, digits and _ (^[a-z_][a-z0-9_]{0,62}$)';
+    END IF;
+    IF coalesce(p_password, '') = '' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('worker role %s needs a password', p_role);
+    END IF;
+    SELECT * INTO v_role FROM pg_catalog.pg_roles r WHERE r.rolname = p_role;
+    IF NOT FOUND THEN
+        EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE tasker_worker', p_role, p_password);
+    ELSIF v_role.rolsuper OR v_role.rolcreaterole OR v_role.rolcreatedb OR v_role.rolreplication
+          OR v_role.rolbypassrls
+          OR pg_catalog.pg_has_role(v_role.oid,
+                 (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = 'tasker'), 'MEMBER') THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('role %s exists and can do more than a worker; choose another name', p_role);
+    ELSE
+        EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', p_role, p_password);
+        EXECUTE format('GRANT tasker_worker TO %I', p_role);
+    END IF;
+    RETURN QUERY SELECT * FROM tasker.set_worker_namespaces(p_role, p_namespaces);
+END;
+$_$;
+
+--
+-- Name: FUNCTION ensure_worker_login(p_role name, p_password text, p_namespaces text[]); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.ensure_worker_login(p_role name, p_password text, p_namespaces text[]) IS 'Creates or updates a tasker_worker login with a password and its namespaces (idempotent). 42501 for a role that can do more than a worker; TK004 bad name, empty password or namespace.';
+
+--
 -- Name: extend_visibility(text, bigint[], integer); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -3729,6 +3770,12 @@ REVOKE ALL ON FUNCTION tasker.create_tasks(p_requests jsonb) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION tasker.enqueue_ready_steps(p_limit integer, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION ensure_worker_login(p_role name, p_password text, p_namespaces text[]); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.ensure_worker_login(p_role name, p_password text, p_namespaces text[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION extend_visibility(p_namespace text, p_msg_ids bigint[], p_vt_seconds integer); Type: ACL; Schema: tasker; Owner: -
