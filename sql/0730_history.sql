@@ -73,6 +73,9 @@ RETURNS TABLE (kind text, id bigint, step_uuid uuid, step_name text, step_positi
                to_state text, event text, attempt integer, metadata jsonb, created_at timestamptz)
 LANGUAGE sql STABLE
 SET search_path = ''
+-- Planned without the parameters' values: keep it on the (task_uuid, xid) index even when the
+-- statistics say a task owns much of the table.
+SET enable_seqscan = off
 AS $$
     SELECT x.kind, x.id, x.step_uuid, x.step_name, x.step_position, x.from_state, x.to_state, x.event,
            x.attempt, x.metadata, x.created_at

@@ -2577,6 +2577,7 @@ COMMENT ON FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer, p_limit in
 CREATE FUNCTION tasker.task_history_after(p_task_uuid uuid, p_after pg_snapshot) RETURNS TABLE(kind text, id bigint, step_uuid uuid, step_name text, step_position integer, from_state text, to_state text, event text, attempt integer, metadata jsonb, created_at timestamp with time zone)
     LANGUAGE sql STABLE
     SET search_path TO ''
+    SET enable_seqscan TO 'off'
     AS $$
     SELECT x.kind, x.id, x.step_uuid, x.step_name, x.step_position, x.from_state, x.to_state, x.event,
            x.attempt, x.metadata, x.created_at
