@@ -21,6 +21,7 @@ mod retention;
 mod schema_snapshot;
 mod sql_api_examples;
 mod sql_docs;
+mod stale_steps;
 mod support;
 mod template_limits;
 mod templates;

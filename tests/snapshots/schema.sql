@@ -2316,6 +2316,52 @@ $$;
 COMMENT ON FUNCTION tasker.slowest_templates(p_limit integer, p_hours integer, p_now timestamp with time zone) IS 'The slowest templates of complete tasks created in the last p_hours hours: mean and p95 task duration, slowest first.';
 
 --
+-- Name: stale_steps(integer, integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.stale_steps(p_grace_seconds integer DEFAULT 60, p_limit integer DEFAULT 100, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(step_uuid uuid, task_uuid uuid, namespace text, step_name text, state text, attempts integer, max_attempts integer, since timestamp with time zone, overdue interval, dispatch_msg_id bigint, message_present boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_now   timestamptz := coalesce(p_now, now());
+    v_queue record;
+BEGIN
+    IF p_grace_seconds IS NULL OR p_grace_seconds < 0 OR p_limit IS NULL OR p_limit < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('stale_steps: grace_seconds must be >= 0 and limit >= 1, got %s and %s',
+                             coalesce(p_grace_seconds::text, 'NULL'), coalesce(p_limit::text, 'NULL'));
+    END IF;
+    FOR v_queue IN
+        SELECT n.name AS namespace, n.queue_name
+          FROM tasker.namespaces n ORDER BY n.name
+    LOOP
+        RETURN QUERY EXECUTE format(
+            'SELECT s.step_uuid, s.task_uuid, s.namespace, s.name, s.state, s.attempts, s.max_attempts,
+                    coalesce(s.claimed_at, s.enqueued_at),
+                    $2 - (coalesce(s.claimed_at, s.enqueued_at) + make_interval(secs => s.timeout_seconds + $3)),
+                    s.dispatch_msg_id,
+                    EXISTS (SELECT 1 FROM pgmq.%I q
+                             WHERE q.msg_id = s.dispatch_msg_id
+                                OR (s.dispatch_msg_id IS NULL AND q.message ->> ''step_uuid'' = s.step_uuid::text))
+               FROM tasker.workflow_steps s
+              WHERE s.namespace = $1 AND s.state IN (''enqueued'', ''in_progress'')
+                AND coalesce(s.claimed_at, s.enqueued_at) + make_interval(secs => s.timeout_seconds + $3) < $2
+              ORDER BY coalesce(s.claimed_at, s.enqueued_at)
+              LIMIT $4',
+            'q_' || v_queue.queue_name)
+          USING v_queue.namespace, v_now, p_grace_seconds, p_limit;
+    END LOOP;
+END;
+$_$;
+
+--
+-- Name: FUNCTION stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone) IS 'Read-only: steps enqueued or in_progress past their timeout plus grace, oldest first per namespace, with whether their dispatch message still exists (what tasker.sweep_stale_steps would fail). TK004 bad arguments.';
+
+--
 -- Name: state_counts(); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -3893,6 +3939,12 @@ REVOKE ALL ON FUNCTION tasker.slowest_steps(p_limit integer, p_hours integer, p_
 --
 
 REVOKE ALL ON FUNCTION tasker.slowest_templates(p_limit integer, p_hours integer, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION state_counts(); Type: ACL; Schema: tasker; Owner: -
