@@ -191,8 +191,8 @@ fn chart(series: &[ThroughputBucket]) -> Markup {
         let rate = if done == 0 { 0.0 } else { b.tasks_failed as f64 / done as f64 };
         line.push(format!("{:.1},{:.1}", x + bw / 2.0, base - rate * (h - 2.0 * pad)));
     }
-    let first = series.first().map(|b| b.bucket_start.format("%H:%M").to_string()).unwrap_or_default();
-    let last = series.last().map(|b| b.bucket_start.format("%H:%M").to_string()).unwrap_or_default();
+    let first = series.first().map(|b| b.bucket_start.format("%m-%d %H:%M").to_string()).unwrap_or_default();
+    let last = series.last().map(|b| b.bucket_start.format("%m-%d %H:%M").to_string()).unwrap_or_default();
     html! {
         svg class="chart" role="img" aria-label="Tasks completed and failed per hour, with the failure rate"
             viewBox={ "0 0 " (w) " " (h) } width=(w) height=(h) {

@@ -72,14 +72,16 @@ pub async fn task(
         })
         .collect();
     let body = html! {
-        h1 { "Task " code { (task.task_uuid) } }
+        h1 { "Task " (task.namespace) "/" (task.name) " " code class="muted" { (task.task_uuid) } }
         (notice(q.notice.as_deref()))
-        div id="live-region" data-task-state=(task.state) {
-            (header(&task, can_cancel))
-            section aria-labelledby="dag-title" {
-                h2 id="dag-title" { "Steps as a graph" }
-                div class="dag-scroll" {
-                    (dag_svg::render(&nodes, &format!("{} steps of {}/{}; arrows point from a step to the steps that depend on it", steps.len(), task.namespace, task.name)))
+        div id="live-region" class="task" data-task-state=(task.state) {
+            div class="task-top" {
+                section class="task-facts" aria-label="The task" { (header(&task, can_cancel)) }
+                section class="task-dag" aria-labelledby="dag-title" {
+                    h2 id="dag-title" { "Steps as a graph" }
+                    div class="dag-scroll" {
+                        (dag_svg::render(&nodes, &format!("{} steps of {}/{}; arrows point from a step to the steps that depend on it; select a step for its details", steps.len(), task.namespace, task.name)))
+                    }
                 }
             }
             @if let Some((step, history, inputs)) = &selected {

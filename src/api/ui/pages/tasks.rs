@@ -106,7 +106,7 @@ pub async fn list(
                 }
             }
             label { "Created after (UTC) " input name="created_after" type="datetime-local" value=(q.created_after); }
-            label { "before " input name="created_before" type="datetime-local" value=(q.created_before); }
+            label { "Created before (UTC) " input name="created_before" type="datetime-local" value=(q.created_before); }
             button type="submit" { "Filter" }
             " " a href="/ui/tasks" { "Clear" }
         }
