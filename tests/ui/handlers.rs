@@ -280,3 +280,16 @@ async fn the_task_event_stream_reports_a_change_pushed_by_the_notification_hub()
         .expect("events");
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_stream_opens_for_a_session_and_sends_others_to_the_login_page() {
+    let mut ui = Ui::production(&[]).await;
+    ui.get("/ui/events").await.expect(303);
+    ui.login(READER_KEY).await;
+    let client = reqwest::Client::new();
+    let cookie = format!("tasker_ui={}", ui.cookie.clone().expect("a session"));
+    let resp = client.get(format!("{}/ui/events", ui.base)).header("cookie", cookie).send().await.expect("events");
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap_or("").starts_with("text/event-stream"));
+    assert!(resp.headers()["content-security-policy"].to_str().unwrap_or("").contains("default-src 'self'"));
+}
