@@ -238,10 +238,12 @@ async fn start_rest(
         public_metrics: web.public_metrics,
         public_health_details: web.public_health_details,
     };
+    let ui = crate::api::ui::router(crate::api::ui::UiState::new(service.clone(), auth.clone(), shutdown.clone()));
     let app = rest::router(
         state,
         Limits { max_body_bytes: web.max_body_bytes, request_timeout: Duration::from_millis(web.request_timeout_ms) },
-    );
+    )
+    .merge(ui);
     let sd = shutdown.clone();
     let handle = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move { sd.cancelled().await });

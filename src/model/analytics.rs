@@ -76,3 +76,16 @@ pub struct Bottlenecks {
     /// Slowest templates first.
     pub slowest_templates: Vec<SlowTemplate>,
 }
+
+/// One hour of the throughput series (`tasker.throughput_series`).
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ThroughputBucket {
+    /// Start of the hour.
+    pub bucket_start: chrono::DateTime<chrono::Utc>,
+    /// Tasks created in the hour.
+    pub tasks_created: i64,
+    /// Tasks that completed in the hour.
+    pub tasks_completed: i64,
+    /// Tasks that ended in error in the hour.
+    pub tasks_failed: i64,
+}

@@ -9,7 +9,7 @@ mod step;
 mod task;
 mod template;
 
-pub use analytics::{Bottlenecks, PerformanceMetrics, SlowStep, SlowTemplate};
+pub use analytics::{Bottlenecks, PerformanceMetrics, SlowStep, SlowTemplate, ThroughputBucket};
 pub use dlq::{DlqEntry, DlqListQuery, DlqStats, DlqStatusCount, DlqUpdate};
 pub use health::{
     ActorIntake, ActorStatus, BreakerStatus, ComponentStatus, DetailedHealth, HealthReport, PoolStats, QueueDepth,

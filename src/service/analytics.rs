@@ -2,7 +2,7 @@
 
 use super::{Service, ServiceError, ServiceResult};
 use crate::db::engine;
-use crate::model::{Bottlenecks, PerformanceMetrics};
+use crate::model::{Bottlenecks, PerformanceMetrics, ThroughputBucket};
 
 /// Largest analytics window, in hours (90 days).
 pub const MAX_HOURS: u32 = 24 * 90;
@@ -35,5 +35,17 @@ impl Service {
         let slowest_steps = engine::analytics::slowest_steps(self.pool(), limit as i32, hours).await?;
         let slowest_templates = engine::analytics::slowest_templates(self.pool(), limit as i32, hours).await?;
         Ok(Bottlenecks { slowest_steps, slowest_templates })
+    }
+
+    /// Tasks created, completed and failed per hour over the last `hours` hours, oldest first.
+    pub async fn throughput_series(&self, hours: u32) -> ServiceResult<Vec<ThroughputBucket>> {
+        let hours = check_hours(hours)?;
+        Ok(engine::analytics::throughput_series(self.pool(), hours).await?)
+    }
+
+    /// The number of tasks and of steps in each state, as (`task` or `step`, state, count).
+    /// Scans every step: a dashboard call, not one for a tight loop.
+    pub async fn state_counts(&self) -> ServiceResult<Vec<(String, String, i64)>> {
+        Ok(engine::analytics::state_counts(self.pool()).await?)
     }
 }

@@ -23,6 +23,7 @@ use sqlx::PgPool;
 /// The health reports, defined in [`crate::model`] (kept here for callers of the service).
 pub use crate::model::{ComponentStatus, DetailedHealth, HealthReport, PoolStats, QueueDepth};
 pub use analytics::{DEFAULT_BOTTLENECK_LIMIT, DEFAULT_HOURS, MAX_HOURS};
+pub use dlq::DLQ_STATUSES;
 pub use error::ServiceError;
 
 use crate::actors::{RuntimeStatus, TaskSubmitter};

@@ -2702,6 +2702,49 @@ $$;
 COMMENT ON FUNCTION tasker.task_transitions_of(p_task_uuid uuid) IS 'A task''s state history, oldest first; no rows for an unknown task.';
 
 --
+-- Name: throughput_series(integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.throughput_series(p_hours integer DEFAULT 24, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(bucket_start timestamp with time zone, tasks_created bigint, tasks_completed bigint, tasks_failed bigint)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    WITH w AS (
+        SELECT date_trunc('hour', coalesce(p_now, now())) AS last_bucket,
+               date_trunc('hour', coalesce(p_now, now()))
+                   - make_interval(hours => least(greatest(p_hours, 1), 2160) - 1) AS first_bucket
+    ),
+    b AS (
+        SELECT g AS bucket_start FROM w, generate_series(w.first_bucket, w.last_bucket, interval '1 hour') AS g
+    ),
+    created AS (
+        SELECT date_trunc('hour', x.created_at) AS bucket_start, count(*) AS n
+          FROM tasker.tasks x, w
+         WHERE x.created_at >= w.first_bucket
+         GROUP BY 1
+    ),
+    finished AS (
+        SELECT date_trunc('hour', x.completed_at) AS bucket_start,
+               count(*) FILTER (WHERE x.state = 'complete') AS completed,
+               count(*) FILTER (WHERE x.state = 'error') AS failed
+          FROM tasker.tasks x, w
+         WHERE x.completed_at >= w.first_bucket
+         GROUP BY 1
+    )
+    SELECT b.bucket_start, coalesce(c.n, 0), coalesce(f.completed, 0), coalesce(f.failed, 0)
+      FROM b
+      LEFT JOIN created c ON c.bucket_start = b.bucket_start
+      LEFT JOIN finished f ON f.bucket_start = b.bucket_start
+     ORDER BY b.bucket_start;
+$$;
+
+--
+-- Name: FUNCTION throughput_series(p_hours integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.throughput_series(p_hours integer, p_now timestamp with time zone) IS 'Tasks created, completed and failed per hour over the last p_hours hours (1-2160), one row per hour, oldest first, zeros included.';
+
+--
 -- Name: transition_steps(uuid[], text, jsonb[], jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -3995,6 +4038,12 @@ REVOKE ALL ON FUNCTION tasker.task_history_since(p_task_uuid uuid, p_after_task_
 --
 
 REVOKE ALL ON FUNCTION tasker.task_transitions_of(p_task_uuid uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION throughput_series(p_hours integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.throughput_series(p_hours integer, p_now timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION transition_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[], p_metadata jsonb, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -

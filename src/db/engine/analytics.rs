@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 
 use crate::db::error::EngineResult;
-use crate::model::{PerformanceMetrics, SlowStep, SlowTemplate};
+use crate::model::{PerformanceMetrics, SlowStep, SlowTemplate, ThroughputBucket};
 
 /// `tasker.performance_metrics` over the last `hours` hours.
 pub async fn performance_metrics(pool: &PgPool, hours: i32) -> EngineResult<PerformanceMetrics> {
@@ -24,4 +24,15 @@ pub async fn slowest_templates(pool: &PgPool, limit: i32, hours: i32) -> EngineR
 /// `tasker.state_counts`: (`task` or `step`, state, count) for every state in use.
 pub async fn state_counts(pool: &PgPool) -> EngineResult<Vec<(String, String, i64)>> {
     Ok(sqlx::query_as("SELECT kind, state, count FROM tasker.state_counts()").fetch_all(pool).await?)
+}
+
+/// `tasker.throughput_series`: (hour, tasks created, completed, failed) over the last `hours`
+/// hours, oldest first.
+pub async fn throughput_series(pool: &PgPool, hours: i32) -> EngineResult<Vec<ThroughputBucket>> {
+    Ok(sqlx::query_as(
+        "SELECT bucket_start, tasks_created, tasks_completed, tasks_failed FROM tasker.throughput_series($1)",
+    )
+    .bind(hours)
+    .fetch_all(pool)
+    .await?)
 }
