@@ -44,6 +44,9 @@ use tasker_orchestration::testing::url_with_database;
 use tokio::sync::{mpsc, Notify};
 use uuid::Uuid;
 
+#[path = "support/counts.rs"]
+mod counts;
+
 const NAMESPACE: &str = "demo";
 const VISIBILITY_TIMEOUT_S: i32 = 30;
 /// The SQL calls measured, in the order they are reported.
@@ -207,6 +210,8 @@ struct Shared {
     processor: ResultProcessorActor,
     enqueuer: StepEnqueuerActor,
     finalizer: TaskFinalizerActor,
+    /// Whether `pg_stat_statements` is loaded (statements are then counted).
+    statements: bool,
 }
 
 impl Shared {
@@ -430,6 +435,8 @@ struct Throughput {
     total_secs: f64,
     failed: usize,
     calls: CallSamples,
+    /// WAL bytes, commits, statements and row writes of the run.
+    counts: counts::Counters,
 }
 
 /// Creates `n` diamond tasks with `cfg.creators` concurrent creators while workers and actors run,
@@ -440,6 +447,8 @@ async fn run_diamonds(
     n: usize,
 ) -> anyhow::Result<Throughput> {
     while done.try_recv().is_ok() {}
+    counts::settle().await;
+    let before = counts::read(&sh.pool, sh.statements).await?;
     sh.stats.take();
     let start = Instant::now();
     let mut creators = Vec::new();
@@ -480,7 +489,10 @@ async fn run_diamonds(
         }
     }
     let total_secs = start.elapsed().as_secs_f64();
-    Ok(Throughput { tasks: n, steps: n * 4, create_secs, total_secs, failed, calls: sh.stats.take() })
+    let calls = sh.stats.take();
+    counts::settle().await;
+    let counts = counts::read(&sh.pool, sh.statements).await?.minus(before);
+    Ok(Throughput { tasks: n, steps: n * 4, create_secs, total_secs, failed, calls, counts })
 }
 
 struct Latency {
@@ -574,6 +586,7 @@ async fn run_mode(cfg: &Config, mode: Mode) -> anyhow::Result<ModeReport> {
             let _ = std::fs::remove_dir_all(&dir);
             let mut opts = EmbeddedOptions::new(dir.join("pgdata"));
             opts.ephemeral = mode == Mode::Fast;
+            opts.settings.push(("shared_preload_libraries".into(), "pg_stat_statements".into()));
             let pg = EmbeddedPostgres::start(&opts)?;
             let url = pg.url("postgres");
             server = Some(pg);
@@ -619,6 +632,7 @@ async fn run_suite(cfg: &Config, mode: Mode, url: &str) -> anyhow::Result<ModeRe
     .await?;
     db::migrate(&pool).await?;
     tasker_orchestration::templates::load_dir(&pool, std::path::Path::new("config/tasks/demo")).await?;
+    let statements = counts::enable_statements(&pool).await;
 
     let mut settings = Vec::new();
     for name in [
@@ -664,6 +678,7 @@ async fn run_suite(cfg: &Config, mode: Mode, url: &str) -> anyhow::Result<ModeRe
             &ctx,
             task_finalizer::Config { batch_size: cfg.finalize_batch as u32, tick: cfg.poll },
         )?,
+        statements,
     });
 
     let listen = tokio::spawn(listener(sh.clone()));
@@ -830,6 +845,7 @@ fn print_throughput(label: &str, t: &Throughput) {
         t.total_secs,
         if t.failed > 0 { format!(" | {} NOT complete", t.failed) } else { String::new() },
     );
+    counts::print(&format!("{label}, work"), &t.counts, t.steps);
 }
 
 fn print_report(cfg: &Config, r: &ModeReport) {
