@@ -74,9 +74,8 @@ pub async fn enable_statements(pool: &PgPool) -> bool {
 /// after their transactions end (PostgreSQL 15 flushes them when a session goes idle), so the
 /// caller lets the system settle first (see [`settle`]).
 pub async fn read(pool: &PgPool, statements: bool) -> anyhow::Result<Counters> {
-    let wal: i64 = sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
-        .fetch_one(pool)
-        .await?;
+    let wal: i64 =
+        sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint").fetch_one(pool).await?;
     let commits: i64 =
         sqlx::query_scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
             .fetch_one(pool)

@@ -489,6 +489,20 @@ END;
 $$;
 
 --
+-- Name: _notify_step_results(); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._notify_step_results() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+BEGIN
+    PERFORM pg_notify('tasker_step_results', '');
+    RETURN NULL;
+END;
+$$;
+
+--
 -- Name: _operate_step(uuid, text, jsonb, text); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -2331,10 +2345,10 @@ $$;
 COMMENT ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb, p_error jsonb, p_retry_after_ms bigint) IS 'One result; see tasker.submit_step_results. Returns accepted.';
 
 --
--- Name: submit_step_results(jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+-- Name: submit_step_results(jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
-CREATE FUNCTION tasker.submit_step_results(p_results jsonb) RETURNS TABLE(step_uuid uuid, accepted boolean)
+CREATE FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(step_uuid uuid, accepted boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
@@ -2342,10 +2356,12 @@ CREATE FUNCTION tasker.submit_step_results(p_results jsonb) RETURNS TABLE(step_u
     AS $_$
 #variable_conflict use_column
 DECLARE
+    v_fixed    boolean := p_now IS NOT NULL AND pg_catalog.pg_has_role(session_user, current_user, 'MEMBER');
+    v_now      timestamptz;
     v_bad      jsonb;
     v_ids      uuid[];
     v_decided  jsonb;
-    v_messages jsonb[];
+    v_messages jsonb;
     v_queue    record;
 BEGIN
     IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
@@ -2388,13 +2404,20 @@ BEGIN
                        'q_' || v_queue.queue_name)
           USING v_queue.msg_ids;
     END LOOP;
-    PERFORM 1 FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_ids) ORDER BY s.step_uuid FOR UPDATE;
+    -- The steps and their children (edges never change) in one step_uuid-ordered pass: applying
+    -- a success below locks the children too, and taking them out of order could deadlock.
+    PERFORM 1 FROM tasker.workflow_steps s
+     WHERE s.step_uuid = ANY (v_ids || ARRAY(
+               SELECT e.to_step_uuid FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ids)))
+     ORDER BY s.step_uuid FOR UPDATE;
+    v_now := CASE WHEN v_fixed THEN p_now ELSE pg_catalog.clock_timestamp() END;
 
     -- Decided on the locked rows (a new statement sees what the waited-for claim committed).
     SELECT jsonb_agg(jsonb_build_object(
                'ord', e.ordinality,
                'step_uuid', e.value ->> 'step_uuid',
-               'accepted', coalesce(s.state = 'in_progress'
+               'accepted', coalesce(e.first
+                                    AND s.state = 'in_progress'
                                     AND s.attempts = (e.value ->> 'attempt')::integer
                                     AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false),
                'queue_name', s.queue_name,
@@ -2407,18 +2430,21 @@ BEGIN
                               'status', e.value ->> 'status')
                           || (e.value - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id'])))
       INTO v_decided
-      FROM jsonb_array_elements(p_results) WITH ORDINALITY e
+      FROM (SELECT x.value, x.ordinality,
+                   row_number() OVER (PARTITION BY x.value ->> 'step_uuid' ORDER BY x.ordinality) = 1 AS first
+              FROM jsonb_array_elements(p_results) WITH ORDINALITY x) e
       LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.task_uuid, w.dispatch_msg_id, n.queue_name
                    FROM tasker.workflow_steps w
                    JOIN tasker.namespaces n ON n.name = w.namespace
                   WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid;
 
-    -- One send for every accepted result, one delete per queue: both in this transaction.
-    SELECT array_agg(d.message ORDER BY d.ord) INTO v_messages
+    -- Apply every accepted result, one delete per queue: all in this transaction. Only the first
+    -- element naming a step can be accepted: a repeat in the same call is refused.
+    SELECT jsonb_agg(d.message ORDER BY d.ord) INTO v_messages
       FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, accepted boolean, message jsonb)
      WHERE d.accepted;
     IF v_messages IS NOT NULL THEN
-        PERFORM pgmq.send_batch('orchestration_step_results', v_messages);
+        PERFORM 1 FROM tasker.apply_step_results(v_messages, v_now);
         FOR v_queue IN
             SELECT d.queue_name, array_agg(d.msg_id) AS msg_ids
               FROM jsonb_to_recordset(v_decided) AS d (accepted boolean, queue_name text, msg_id bigint)
@@ -2427,7 +2453,6 @@ BEGIN
         LOOP
             PERFORM pgmq.delete(v_queue.queue_name, v_queue.msg_ids);
         END LOOP;
-        PERFORM pg_notify('tasker_step_results', '');
     END IF;
 
     RETURN QUERY
@@ -2438,10 +2463,10 @@ END;
 $_$;
 
 --
--- Name: FUNCTION submit_step_results(p_results jsonb); Type: COMMENT; Schema: tasker; Owner: -
+-- Name: FUNCTION submit_step_results(p_results jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.submit_step_results(p_results jsonb) IS 'The worker''s acknowledgement: per result, when the step is in_progress on that attempt with that dispatch message, sends the result (with its msg_id) to orchestration_step_results and deletes the dispatch message, both or neither (accepted); otherwise touches nothing. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and sends nothing. Returns (step_uuid, accepted) per element.';
+COMMENT ON FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone) IS 'The worker''s acknowledgement, applied in its own transaction: per result, when the step is in_progress on that attempt with that dispatch message, applies it (apply_step_results: complete, retry or fail, dispatch ready children, flag the task) and deletes the dispatch message, all or nothing (accepted); otherwise touches nothing. p_now is honoured for the owning role only. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and applies nothing. Returns (step_uuid, accepted) per element.';
 
 --
 -- Name: sweep_stale_steps(integer, integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
@@ -2458,7 +2483,8 @@ DECLARE
     v_queue  record;
     v_lost   uuid[] := '{}'::uuid[];
     v_ids    uuid[];
-    v_step   record;
+    v_results jsonb;
+    v_applied integer;
     v_failed uuid[];
     v_count  integer := 0;
 BEGIN
@@ -2484,19 +2510,19 @@ BEGIN
         v_lost := v_lost || coalesce(v_ids, '{}');
     END LOOP;
 
-    FOR v_step IN
-        SELECT s.step_uuid, s.task_uuid, s.state, s.attempts, s.max_attempts, s.name, s.dispatch_msg_id
-          FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress'
-    LOOP
-        PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
-            'step_uuid', v_step.step_uuid, 'task_uuid', v_step.task_uuid, 'attempt', v_step.attempts,
-            'msg_id', v_step.dispatch_msg_id,
-            'status', CASE WHEN v_step.attempts < v_step.max_attempts THEN 'retryable_error' ELSE 'permanent_error' END,
-            'error', jsonb_build_object('class', 'Stale',
-                'message', format('step %s: no result %s after its timeout and its queue message is gone',
-                                  v_step.name, p_grace_seconds || 's'))));
-        v_count := v_count + 1;
-    END LOOP;
+    SELECT jsonb_agg(jsonb_build_object(
+               'step_uuid', s.step_uuid, 'task_uuid', s.task_uuid, 'attempt', s.attempts,
+               'msg_id', s.dispatch_msg_id,
+               'status', CASE WHEN s.attempts < s.max_attempts THEN 'retryable_error' ELSE 'permanent_error' END,
+               'error', jsonb_build_object('class', 'Stale',
+                   'message', format('step %s: no result %s after its timeout and its queue message is gone',
+                                     s.name, p_grace_seconds || 's'))) ORDER BY s.step_uuid)
+      INTO v_results
+      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress';
+    IF v_results IS NOT NULL THEN
+        SELECT a.retried + a.failed INTO v_applied FROM tasker.apply_step_results(v_results, v_now) a;
+        v_count := v_count + v_applied;
+    END IF;
 
     SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_failed
       FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'enqueued';
@@ -2510,9 +2536,6 @@ BEGIN
         v_count := v_count + cardinality(v_failed);
         PERFORM pg_notify('tasker_task_finalize', '');
     END IF;
-    IF v_count > 0 THEN
-        PERFORM pg_notify('tasker_step_results', '');
-    END IF;
     RETURN v_count;
 END;
 $_$;
@@ -2521,7 +2544,7 @@ $_$;
 -- Name: FUNCTION sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone) IS 'The staleness sweeper''s call: fails steps enqueued or in_progress past their timeout plus p_grace_seconds whose queue message has vanished (through the results queue, or directly for never-claimed steps); steps locked elsewhere are skipped. Returns the number of steps reported or failed.';
+COMMENT ON FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone) IS 'The staleness sweeper''s call: fails steps enqueued or in_progress past their timeout plus p_grace_seconds whose queue message has vanished, at once under their row locks (apply_step_results for in-progress steps: a Stale retry while attempts remain, else a failure); steps locked elsewhere are skipped. Returns the number of steps failed or scheduled for retry.';
 
 --
 -- Name: task_history_since(uuid, bigint, bigint); Type: FUNCTION; Schema: tasker; Owner: -
@@ -3616,6 +3639,12 @@ REVOKE ALL ON FUNCTION tasker._insert_task(p_namespace text, p_name text, p_vers
 REVOKE ALL ON FUNCTION tasker._move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _notify_step_results(); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._notify_step_results() FROM PUBLIC;
+
+--
 -- Name: FUNCTION _operate_step(p_step_uuid uuid, p_event text, p_payload jsonb, p_reason text); Type: ACL; Schema: tasker; Owner: -
 --
 
@@ -3824,11 +3853,11 @@ REVOKE ALL ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt int
 GRANT ALL ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb, p_error jsonb, p_retry_after_ms bigint) TO tasker_worker;
 
 --
--- Name: FUNCTION submit_step_results(p_results jsonb); Type: ACL; Schema: tasker; Owner: -
+-- Name: FUNCTION submit_step_results(p_results jsonb, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
 --
 
-REVOKE ALL ON FUNCTION tasker.submit_step_results(p_results jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION tasker.submit_step_results(p_results jsonb) TO tasker_worker;
+REVOKE ALL ON FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone) TO tasker_worker;
 
 --
 -- Name: FUNCTION sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
