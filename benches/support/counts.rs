@@ -13,6 +13,10 @@ use sqlx::{PgPool, Row};
 pub struct Counters {
     /// WAL position in bytes.
     pub wal: i64,
+    /// WAL records and full-page images written, cluster-wide (`pg_stat_wal`).
+    pub wal_records: i64,
+    /// Full-page images among them (the first change of a page after a checkpoint).
+    pub wal_fpi: i64,
     /// Committed transactions in the benchmark's database.
     pub commits: i64,
     /// Top-level statements (`pg_stat_statements` calls), when the extension is loaded.
@@ -52,6 +56,8 @@ impl Counters {
     pub fn minus(self, before: Counters) -> Counters {
         Counters {
             wal: self.wal - before.wal,
+            wal_records: self.wal_records - before.wal_records,
+            wal_fpi: self.wal_fpi - before.wal_fpi,
             commits: self.commits - before.commits,
             statements: self.statements.zip(before.statements).map(|(a, b)| a - b),
             tasker: self.tasker.minus(before.tasker),
@@ -76,6 +82,8 @@ pub async fn enable_statements(pool: &PgPool) -> bool {
 pub async fn read(pool: &PgPool, statements: bool) -> anyhow::Result<Counters> {
     let wal: i64 =
         sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint").fetch_one(pool).await?;
+    let (wal_records, wal_fpi): (i64, i64) =
+        sqlx::query_as("SELECT wal_records, wal_fpi FROM pg_stat_wal").fetch_one(pool).await?;
     let commits: i64 =
         sqlx::query_scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
             .fetch_one(pool)
@@ -92,7 +100,7 @@ pub async fn read(pool: &PgPool, statements: bool) -> anyhow::Result<Counters> {
     } else {
         None
     };
-    let mut out = Counters { wal, commits, statements, ..Counters::default() };
+    let mut out = Counters { wal, wal_records, wal_fpi, commits, statements, ..Counters::default() };
     let rows = sqlx::query(
         "SELECT schemaname::text AS schema, sum(n_tup_ins)::bigint AS ins, sum(n_tup_upd)::bigint AS upd, \
                 sum(n_tup_hot_upd)::bigint AS hot, sum(n_tup_del)::bigint AS del \
@@ -120,8 +128,10 @@ pub fn print(label: &str, c: &Counters, steps: usize) {
     let per = |v: i64| v as f64 / steps as f64;
     println!("  {label}: per step (of {steps})");
     println!(
-        "    WAL bytes {:>8.0} | commits {:>5.2} | statements {:>5} | row writes tasker {:>5.2} (ins {:.2} upd {:.2} of which HOT {:.2} del {:.2}) | pgmq {:>5.2} (ins {:.2} upd {:.2} del {:.2}) | total {:.2}",
+        "    WAL bytes {:>8.0} (records {:.1}, full pages {:.2}) | commits {:>5.2} | statements {:>5} | row writes tasker {:>5.2} (ins {:.2} upd {:.2} of which HOT {:.2} del {:.2}) | pgmq {:>5.2} (ins {:.2} upd {:.2} del {:.2}) | total {:.2}",
         per(c.wal),
+        per(c.wal_records),
+        per(c.wal_fpi),
         per(c.commits),
         c.statements.map_or_else(|| "-".to_string(), |s| format!("{:.2}", per(s))),
         per(c.tasker.writes()),

@@ -768,22 +768,31 @@ BEGIN
         SELECT array_agg(DISTINCT e.to_step_uuid) INTO v_children
           FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ok);
         IF v_children IS NOT NULL THEN
+            -- A pending child whose last parent just completed is dispatched directly: its enqueue
+            -- (tasker.transition_steps) zeroes the counter in the same row write. Every other
+            -- child has its counter decremented here.
             WITH dec AS (
                 SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
                   FROM tasker.workflow_step_edges e
                  WHERE e.from_step_uuid = ANY (v_ok)
                  GROUP BY e.to_step_uuid
+            ), kids AS (
+                SELECT c.step_uuid, c.state = 'pending' AND c.parents_pending - dec.n = 0 AS ready
+                  FROM tasker.workflow_steps c
+                  JOIN dec ON dec.step_uuid = c.step_uuid
+                 WHERE c.step_uuid = ANY (v_children)
             ), upd AS (
                 UPDATE tasker.workflow_steps c
                    SET parents_pending = c.parents_pending - dec.n,
-                       ready_at = CASE WHEN c.parents_pending - dec.n = 0 AND c.state = 'pending' THEN v_now ELSE c.ready_at END,
                        updated_at = v_now
                   FROM dec
                  WHERE c.step_uuid = dec.step_uuid
-                RETURNING c.step_uuid, c.ready_at, c.state
+                   AND c.step_uuid IN (SELECT kids.step_uuid FROM kids WHERE NOT kids.ready)
+                RETURNING c.step_uuid
             )
-            SELECT array_agg(upd.step_uuid ORDER BY upd.step_uuid) INTO v_ready
-              FROM upd WHERE upd.ready_at IS NOT NULL AND upd.state = 'pending';
+            SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
+              INTO v_ready
+              FROM kids;
             IF v_ready IS NOT NULL THEN
                 SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
             END IF;
@@ -2669,6 +2678,7 @@ BEGIN
                    ELSE s.attempts END,
                claimed_at = CASE WHEN p_event IN ('claim', 'reclaim') THEN v_now ELSE s.claimed_at END,
                enqueued_at = CASE WHEN m.to_state = 'enqueued' THEN v_now ELSE s.enqueued_at END,
+               parents_pending = CASE WHEN m.to_state = 'enqueued' THEN 0 ELSE s.parents_pending END,
                completed_at = CASE WHEN m.to_state IN ('complete', 'resolved_manually') THEN v_now END,
                next_retry_at = CASE WHEN m.to_state = 'waiting_for_retry'
                    THEN coalesce((old.payload ->> 'next_retry_at')::timestamptz, v_now) END,
@@ -3500,12 +3510,6 @@ CREATE INDEX workflow_steps_in_flight ON tasker.workflow_steps USING btree (clai
 --
 
 CREATE INDEX workflow_steps_ready ON tasker.workflow_steps USING btree (priority DESC, ready_at, step_uuid) WHERE (ready_at IS NOT NULL);
-
---
--- Name: workflow_steps_task; Type: INDEX; Schema: tasker; Owner: -
---
-
-CREATE INDEX workflow_steps_task ON tasker.workflow_steps USING btree (task_uuid, state);
 
 --
 -- Name: step_executions_step; Type: INDEX; Schema: tasker_audit; Owner: -
