@@ -14,7 +14,7 @@ fn notified_in_sql() -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     for entry in std::fs::read_dir(&dir).expect("sql/") {
         let path = entry.expect("sql/ entry").path();
-        if path.extension().is_none_or(|e| e != "sql") {
+        if path.extension().and_then(|e| e.to_str()) != Some("sql") {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("read sql file");

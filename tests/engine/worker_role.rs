@@ -205,3 +205,24 @@ async fn a_retry_hint_is_capped_by_the_steps_backoff_max() {
     .unwrap();
     assert!(delay_ms <= 1000.0, "retry in {delay_ms} ms, past the backoff max_ms of 1000");
 }
+
+#[tokio::test]
+async fn a_worker_role_cannot_date_its_results() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    two_namespaces(pool).await;
+    let worker = db.worker_pool(&["demo"], 2).await;
+    let c: Claimed = sqlx::query_as(claim_sql()).bind("demo").fetch_one(&worker).await.unwrap();
+    let before = db_now(pool).await;
+    let long_ago = before - chrono::Duration::days(365);
+    let accepted: bool = sqlx::query_scalar("SELECT accepted FROM tasker.submit_step_results($1, $2)")
+        .bind(json!([result_json(&c, &Outcome::retryable("later"))]))
+        .bind(long_ago)
+        .fetch_one(&worker)
+        .await
+        .unwrap();
+    assert!(accepted);
+    let s = step_by_uuid(pool, c.step_uuid).await;
+    assert_eq!(s.state, "waiting_for_retry");
+    assert!(s.next_retry_at.unwrap() >= before, "the retry was dated by the worker's p_now: {:?}", s.next_retry_at);
+}
