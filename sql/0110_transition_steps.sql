@@ -8,7 +8,10 @@
 --   * applies what the event means besides the state:
 --       claim / reclaim   attempts + 1, claimed_at = now
 --       reset             attempts = 0, results cleared (last_error is kept for reference)
---       -> enqueued       enqueued_at = now, dispatch_msg_id cleared (the claim records the new one)
+--       -> enqueued       enqueued_at = now, dispatch_msg_id cleared (the claim records the new one),
+--                         parents_pending = 0 (a step is enqueued only once every parent is
+--                         satisfied; tasker.apply_step_results relies on this to release a child
+--                         and dispatch it in one row write)
 --       -> complete / resolved_manually   completed_at = now
 --       -> pending        ready_at = now when every parent is satisfied
 --       -> waiting_for_retry  next_retry_at = ready_at = payload.next_retry_at
@@ -93,6 +96,7 @@ BEGIN
                    ELSE s.attempts END,
                claimed_at = CASE WHEN p_event IN ('claim', 'reclaim') THEN v_now ELSE s.claimed_at END,
                enqueued_at = CASE WHEN m.to_state = 'enqueued' THEN v_now ELSE s.enqueued_at END,
+               parents_pending = CASE WHEN m.to_state = 'enqueued' THEN 0 ELSE s.parents_pending END,
                completed_at = CASE WHEN m.to_state IN ('complete', 'resolved_manually') THEN v_now END,
                next_retry_at = CASE WHEN m.to_state = 'waiting_for_retry'
                    THEN coalesce((old.payload ->> 'next_retry_at')::timestamptz, v_now) END,

@@ -1,7 +1,8 @@
 -- tasker._dispatch_steps(step_uuids, now): sends steps to their namespace queues. Internal.
 --
 -- Precondition: the caller holds the steps' row locks and every step is pending or
--- waiting_for_retry with all parents satisfied.
+-- waiting_for_retry with all parents satisfied (the unfinished-parent counter may still count
+-- parents completed in the caller's transaction: the enqueue writes it as 0).
 -- Guarantees, in the caller's transaction: each step moves to enqueued (history row written) and
 -- one message per step is sent with pgmq.send_batch to worker_<namespace>_queue, one batch per
 -- queue; tasks of those steps that were waiting or initializing move to steps_in_process (through

@@ -1,4 +1,5 @@
--- tasker.submit_step_results(results): the worker's one call to report outcomes (ack after execute).
+-- tasker.submit_step_results(results, now): the worker's one call to report outcomes (ack after
+-- execute), applied in the worker's own transaction.
 --
 -- p_results is a JSON array of objects:
 --   {"step_uuid": uuid, "attempt": int, "msg_id": bigint,
@@ -7,24 +8,28 @@
 --    "retry_after_ms": int (optional hint for retryable errors), "worker": text (optional)}
 -- Guarantees, per element, in one transaction: when the step is still in_progress on that
 -- attempt with msg_id as its dispatch message (the attempt and message the claim handed out),
--- the result message is sent to the orchestration_step_results queue and the dispatch message
--- msg_id is deleted from the namespace queue -- both or neither, so a worker that dies before
--- this call leaves its message to be redelivered. A result for a superseded attempt, a step no
--- longer in progress, or a msg_id that is not the step's current dispatch message is not sent
--- ("accepted" = false) and no message is touched. Accepted means queued for the result
--- processor, which checks the attempt again when it applies the result.
+-- the result is applied at once by tasker.apply_step_results (the step completes, retries or
+-- fails with its history row; children whose last parent completed are dispatched; the task is
+-- flagged for finalization when it needs it) and the dispatch message msg_id is deleted from the
+-- namespace queue -- all or nothing, so a worker that dies before this call leaves its message to
+-- be redelivered. A result for a superseded attempt, a step no longer in progress, or a msg_id
+-- that is not the step's current dispatch message is refused ("accepted" = false) and nothing is
+-- touched, as is a repeat of a step already named earlier in the same call. Accepted means
+-- applied: exactly once, since the step leaves in_progress on that attempt in the same transaction.
 -- Locks, in the engine's lock order (docs/state-machines.md): the named dispatch messages (per
--- queue in queue-name order, by msg_id), then the steps in step_uuid order, and only then
+-- queue in queue-name order, by msg_id), then the steps and their children together in
+-- step_uuid order, then their tasks in task_uuid order (tasker.apply_step_results), and only then
 -- decides. A claim that has re-read one of these messages (its visibility timeout passed) holds
 -- the message until it commits, so this call waits for it and then sees the re-claim's new
 -- attempt; a claim that comes later skips the message this call holds.
--- The result message carries the msg_id, so the result processor applies it only while the step
--- is still in progress on that attempt and dispatch message (tasker.apply_step_results).
+-- Time: now is read after the locks are taken (a result is never dated before the claim it
+-- answers); p_now (tests' time travel) is honoured only for the owning role, as in claim_steps.
 -- Callable by the tasker_worker role (SECURITY DEFINER): a worker role may acknowledge only steps
--- of namespaces tasker.worker_namespaces allows it (42501 otherwise, and nothing is sent).
--- Malformed input raises TK004 and nothing is sent. Notifies tasker_step_results.
+-- of namespaces tasker.worker_namespaces allows it (42501 otherwise, and nothing is applied).
+-- Malformed input raises TK004 and nothing is applied. Notifies what applying notifies
+-- (tasker_step_dispatched for dispatched children, tasker_task_finalize for flagged tasks).
 -- Returns (step_uuid, accepted) per element.
-CREATE OR REPLACE FUNCTION tasker.submit_step_results(p_results jsonb)
+CREATE OR REPLACE FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (step_uuid uuid, accepted boolean)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -34,10 +39,12 @@ SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
+    v_fixed    boolean := p_now IS NOT NULL AND pg_catalog.pg_has_role(session_user, current_user, 'MEMBER');
+    v_now      timestamptz;
     v_bad      jsonb;
     v_ids      uuid[];
     v_decided  jsonb;
-    v_messages jsonb[];
+    v_messages jsonb;
     v_queue    record;
 BEGIN
     IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
@@ -80,13 +87,20 @@ BEGIN
                        'q_' || v_queue.queue_name)
           USING v_queue.msg_ids;
     END LOOP;
-    PERFORM 1 FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_ids) ORDER BY s.step_uuid FOR UPDATE;
+    -- The steps and their children (edges never change) in one step_uuid-ordered pass: applying
+    -- a success below locks the children too, and taking them out of order could deadlock.
+    PERFORM 1 FROM tasker.workflow_steps s
+     WHERE s.step_uuid = ANY (v_ids || ARRAY(
+               SELECT e.to_step_uuid FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ids)))
+     ORDER BY s.step_uuid FOR UPDATE;
+    v_now := CASE WHEN v_fixed THEN p_now ELSE pg_catalog.clock_timestamp() END;
 
     -- Decided on the locked rows (a new statement sees what the waited-for claim committed).
     SELECT jsonb_agg(jsonb_build_object(
                'ord', e.ordinality,
                'step_uuid', e.value ->> 'step_uuid',
-               'accepted', coalesce(s.state = 'in_progress'
+               'accepted', coalesce(e.first
+                                    AND s.state = 'in_progress'
                                     AND s.attempts = (e.value ->> 'attempt')::integer
                                     AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false),
                'queue_name', s.queue_name,
@@ -99,18 +113,21 @@ BEGIN
                               'status', e.value ->> 'status')
                           || (e.value - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id'])))
       INTO v_decided
-      FROM jsonb_array_elements(p_results) WITH ORDINALITY e
+      FROM (SELECT x.value, x.ordinality,
+                   row_number() OVER (PARTITION BY x.value ->> 'step_uuid' ORDER BY x.ordinality) = 1 AS first
+              FROM jsonb_array_elements(p_results) WITH ORDINALITY x) e
       LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.task_uuid, w.dispatch_msg_id, n.queue_name
                    FROM tasker.workflow_steps w
                    JOIN tasker.namespaces n ON n.name = w.namespace
                   WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid;
 
-    -- One send for every accepted result, one delete per queue: both in this transaction.
-    SELECT array_agg(d.message ORDER BY d.ord) INTO v_messages
+    -- Apply every accepted result, one delete per queue: all in this transaction. Only the first
+    -- element naming a step can be accepted: a repeat in the same call is refused.
+    SELECT jsonb_agg(d.message ORDER BY d.ord) INTO v_messages
       FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, accepted boolean, message jsonb)
      WHERE d.accepted;
     IF v_messages IS NOT NULL THEN
-        PERFORM pgmq.send_batch('orchestration_step_results', v_messages);
+        PERFORM 1 FROM tasker.apply_step_results(v_messages, v_now);
         FOR v_queue IN
             SELECT d.queue_name, array_agg(d.msg_id) AS msg_ids
               FROM jsonb_to_recordset(v_decided) AS d (accepted boolean, queue_name text, msg_id bigint)
@@ -119,7 +136,6 @@ BEGIN
         LOOP
             PERFORM pgmq.delete(v_queue.queue_name, v_queue.msg_ids);
         END LOOP;
-        PERFORM pg_notify('tasker_step_results', '');
     END IF;
 
     RETURN QUERY
@@ -128,8 +144,8 @@ BEGIN
      ORDER BY d.ord;
 END;
 $$;
-COMMENT ON FUNCTION tasker.submit_step_results(jsonb) IS
-    'The worker''s acknowledgement: per result, when the step is in_progress on that attempt with that dispatch message, sends the result (with its msg_id) to orchestration_step_results and deletes the dispatch message, both or neither (accepted); otherwise touches nothing. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and sends nothing. Returns (step_uuid, accepted) per element.';
+COMMENT ON FUNCTION tasker.submit_step_results(jsonb, timestamptz) IS
+    'The worker''s acknowledgement, applied in its own transaction: per result, when the step is in_progress on that attempt with that dispatch message, applies it (apply_step_results: complete, retry or fail, dispatch ready children, flag the task) and deletes the dispatch message, all or nothing (accepted); otherwise touches nothing. p_now is honoured for the owning role only. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and applies nothing. Returns (step_uuid, accepted) per element.';
 
 -- tasker.submit_step_result(...): one result; see tasker.submit_step_results. Returns accepted.
 CREATE OR REPLACE FUNCTION tasker.submit_step_result(

@@ -13,7 +13,8 @@
 --                                               (a retry_after_ms hint is capped at the step's backoff max_ms);
 --   permanent_error, or attempts exhausted   -> error.
 -- Then, in the same transaction: every child of a completed step has its unfinished-parent
--- counter decremented; children reaching zero are dispatched at once (tasker._dispatch_steps);
+-- counter decremented; pending children reaching zero are dispatched at once instead
+-- (tasker._dispatch_steps, whose enqueue writes the zero counter in the same row write);
 -- tasks with a failure, a retry, or nothing left in flight are flagged for finalization
 -- (finalization_requested_at) and tasker_task_finalize is notified.
 -- Locks: result steps and their children together in step_uuid order, then their tasks in
@@ -138,22 +139,31 @@ BEGIN
         SELECT array_agg(DISTINCT e.to_step_uuid) INTO v_children
           FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ok);
         IF v_children IS NOT NULL THEN
+            -- A pending child whose last parent just completed is dispatched directly: its enqueue
+            -- (tasker.transition_steps) zeroes the counter in the same row write. Every other
+            -- child has its counter decremented here.
             WITH dec AS (
                 SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
                   FROM tasker.workflow_step_edges e
                  WHERE e.from_step_uuid = ANY (v_ok)
                  GROUP BY e.to_step_uuid
+            ), kids AS (
+                SELECT c.step_uuid, c.state = 'pending' AND c.parents_pending - dec.n = 0 AS ready
+                  FROM tasker.workflow_steps c
+                  JOIN dec ON dec.step_uuid = c.step_uuid
+                 WHERE c.step_uuid = ANY (v_children)
             ), upd AS (
                 UPDATE tasker.workflow_steps c
                    SET parents_pending = c.parents_pending - dec.n,
-                       ready_at = CASE WHEN c.parents_pending - dec.n = 0 AND c.state = 'pending' THEN v_now ELSE c.ready_at END,
                        updated_at = v_now
                   FROM dec
                  WHERE c.step_uuid = dec.step_uuid
-                RETURNING c.step_uuid, c.ready_at, c.state
+                   AND c.step_uuid IN (SELECT kids.step_uuid FROM kids WHERE NOT kids.ready)
+                RETURNING c.step_uuid
             )
-            SELECT array_agg(upd.step_uuid ORDER BY upd.step_uuid) INTO v_ready
-              FROM upd WHERE upd.ready_at IS NOT NULL AND upd.state = 'pending';
+            SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
+              INTO v_ready
+              FROM kids;
             IF v_ready IS NOT NULL THEN
                 SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
             END IF;

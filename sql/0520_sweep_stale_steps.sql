@@ -3,14 +3,15 @@
 -- deleted outside the protocol), which nothing else would ever move again.
 --
 -- A step enqueued or in_progress for longer than its timeout_seconds plus p_grace_seconds whose
--- dispatch message is no longer in its namespace queue is reported failed through the results
--- queue -- a retryable_error of class "Stale" for an in_progress step with attempts left, else a
--- permanent_error -- so the result processor applies retries, failure, the task's error state and
--- the DLQ entry as for any other failure. A step whose message still exists is left alone: its
--- redelivery after the visibility timeout already recovers it. Enqueued steps (never claimed)
--- are failed directly (enqueued -> error) and their tasks flagged for finalization.
--- Locks the steps it changes (SKIP LOCKED: steps busy elsewhere are not stale). Returns the
--- number of steps reported.
+-- dispatch message is no longer in its namespace queue is failed at once, under the step lock
+-- this call holds: an in_progress step through tasker.apply_step_results -- a retryable_error of
+-- class "Stale" while attempts remain, else a permanent_error -- so retries, failure and the
+-- task's flag for finalization (then its error state and DLQ entry) follow as for any other
+-- failure. A step whose message still exists is left alone: its redelivery after the visibility
+-- timeout already recovers it. Enqueued steps (never claimed) are failed directly
+-- (enqueued -> error) and their tasks flagged for finalization.
+-- Locks the steps it changes (SKIP LOCKED: steps busy elsewhere are not stale), then their tasks
+-- (apply_step_results). Returns the number of steps failed or scheduled for retry.
 CREATE OR REPLACE FUNCTION tasker.sweep_stale_steps(
     p_grace_seconds integer DEFAULT 60, p_limit integer DEFAULT 100, p_now timestamptz DEFAULT NULL)
 RETURNS integer
@@ -24,7 +25,8 @@ DECLARE
     v_queue  record;
     v_lost   uuid[] := '{}'::uuid[];
     v_ids    uuid[];
-    v_step   record;
+    v_results jsonb;
+    v_applied integer;
     v_failed uuid[];
     v_count  integer := 0;
 BEGIN
@@ -50,19 +52,19 @@ BEGIN
         v_lost := v_lost || coalesce(v_ids, '{}');
     END LOOP;
 
-    FOR v_step IN
-        SELECT s.step_uuid, s.task_uuid, s.state, s.attempts, s.max_attempts, s.name, s.dispatch_msg_id
-          FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress'
-    LOOP
-        PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
-            'step_uuid', v_step.step_uuid, 'task_uuid', v_step.task_uuid, 'attempt', v_step.attempts,
-            'msg_id', v_step.dispatch_msg_id,
-            'status', CASE WHEN v_step.attempts < v_step.max_attempts THEN 'retryable_error' ELSE 'permanent_error' END,
-            'error', jsonb_build_object('class', 'Stale',
-                'message', format('step %s: no result %s after its timeout and its queue message is gone',
-                                  v_step.name, p_grace_seconds || 's'))));
-        v_count := v_count + 1;
-    END LOOP;
+    SELECT jsonb_agg(jsonb_build_object(
+               'step_uuid', s.step_uuid, 'task_uuid', s.task_uuid, 'attempt', s.attempts,
+               'msg_id', s.dispatch_msg_id,
+               'status', CASE WHEN s.attempts < s.max_attempts THEN 'retryable_error' ELSE 'permanent_error' END,
+               'error', jsonb_build_object('class', 'Stale',
+                   'message', format('step %s: no result %s after its timeout and its queue message is gone',
+                                     s.name, p_grace_seconds || 's'))) ORDER BY s.step_uuid)
+      INTO v_results
+      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress';
+    IF v_results IS NOT NULL THEN
+        SELECT a.retried + a.failed INTO v_applied FROM tasker.apply_step_results(v_results, v_now) a;
+        v_count := v_count + v_applied;
+    END IF;
 
     SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_failed
       FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'enqueued';
@@ -76,11 +78,8 @@ BEGIN
         v_count := v_count + cardinality(v_failed);
         PERFORM pg_notify('tasker_task_finalize', '');
     END IF;
-    IF v_count > 0 THEN
-        PERFORM pg_notify('tasker_step_results', '');
-    END IF;
     RETURN v_count;
 END;
 $$;
 COMMENT ON FUNCTION tasker.sweep_stale_steps(integer, integer, timestamptz) IS
-    'The staleness sweeper''s call: fails steps enqueued or in_progress past their timeout plus p_grace_seconds whose queue message has vanished (through the results queue, or directly for never-claimed steps); steps locked elsewhere are skipped. Returns the number of steps reported or failed.';
+    'The staleness sweeper''s call: fails steps enqueued or in_progress past their timeout plus p_grace_seconds whose queue message has vanished, at once under their row locks (apply_step_results for in-progress steps: a Stale retry while attempts remain, else a failure); steps locked elsewhere are skipped. Returns the number of steps failed or scheduled for retry.';

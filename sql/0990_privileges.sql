@@ -30,7 +30,7 @@ GRANT USAGE ON SCHEMA tasker TO tasker_worker;
 GRANT EXECUTE ON FUNCTION
     tasker.claim_steps(text, integer, integer, text, timestamptz),
     tasker.extend_visibility(text, bigint[], integer),
-    tasker.submit_step_results(jsonb),
+    tasker.submit_step_results(jsonb, timestamptz),
     tasker.submit_step_result(uuid, integer, bigint, text, jsonb, jsonb, bigint),
     tasker.list_namespaces()
     TO tasker_worker;

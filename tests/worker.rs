@@ -557,3 +557,51 @@ async fn invalid_config_is_rejected_naming_the_field() {
         .contains("heartbeat_interval"));
     assert!(bad(WorkerConfig { namespaces: vec!["Bad-Name".into()], ..Default::default() }).contains("namespaces"));
 }
+
+/// The server's actors and a worker whose polling ticks are an hour long: only LISTEN/NOTIFY can
+/// move the work, so a task finishes only if every hop notifies a channel someone listens to
+/// (dispatch -> worker, result applied by the worker's submit -> finalizer; a result posted to
+/// the results queue -> result processor).
+#[tokio::test]
+async fn notifications_alone_move_a_task_to_complete_with_hour_long_ticks() {
+    let db = setup().await;
+    let hour = "3600000";
+    let server_config = tasker_orchestration::testing::test_config(
+        &db.url,
+        &[
+            ("TASKER__ORCHESTRATION__ACTORS__FALLBACK_TICK_MS", hour),
+            ("TASKER__ORCHESTRATION__STALENESS__ENABLED", "false"),
+        ],
+    );
+    assert_eq!(server_config.orchestration.actors.fallback_tick_ms, 3_600_000);
+    let metrics = Arc::new(tasker_orchestration::metrics::Metrics::new());
+    let actors = tasker_orchestration::actors::Actors::spawn(db.pool.clone(), &server_config, metrics).expect("actors");
+    let cfg = WorkerConfig { poll_interval: Duration::from_secs(3600), ..config("w1") };
+    let worker = start_worker(&db, builtin_registry(), cfg).await;
+    // Let the start-up rounds (every loop runs once when it starts) pass.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let task = create_task(&db.pool, "demo", "diamond", json!({})).await;
+    wait_for_task(&db.pool, task, "complete").await;
+    assert_eq!(worker.metrics.snapshot().succeeded, 4);
+    worker.stop().await;
+
+    // A result posted to the results queue (by a process with queue access) wakes the result
+    // processor through the queue table's trigger.
+    let task = create_task(&db.pool, "demo", "linear", json!({})).await;
+    let claimed: (i64, Uuid, i32) =
+        sqlx::query_as("SELECT msg_id, step_uuid, attempt FROM tasker.claim_steps('demo', 1, 30, 'poster')")
+            .fetch_one(&db.pool)
+            .await
+            .expect("claim");
+    let message = json!({"step_uuid": claimed.1, "task_uuid": task, "attempt": claimed.2, "msg_id": claimed.0,
+                         "status": "success", "result": {"posted": true}});
+    sqlx::query("SELECT pgmq.send('orchestration_step_results', $1)").bind(message).execute(&db.pool).await.unwrap();
+    let first: String = sqlx::query_scalar("SELECT name FROM tasker.workflow_steps WHERE step_uuid = $1")
+        .bind(claimed.1)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    wait_for_step_state(&db.pool, task, &first, "complete").await;
+    actors.shutdown().await;
+}

@@ -19,7 +19,7 @@ use crate::db::listen::{ListenEvent, ReconnectingListener};
 
 /// Steps became ready without being dispatched (retries due, operator actions).
 pub const CHANNEL_STEPS_READY: &str = "tasker_steps_ready";
-/// Results were submitted to the results queue.
+/// Result messages were posted to the results queue (a trigger on its table notifies).
 pub const CHANNEL_STEP_RESULTS: &str = "tasker_step_results";
 /// Tasks were flagged for finalization.
 pub const CHANNEL_TASK_FINALIZE: &str = "tasker_task_finalize";

@@ -1,7 +1,10 @@
-//! ResultProcessorActor: applies step results in batches (`tasker.process_step_results`: reads
-//! a batch from the `orchestration_step_results` queue and, in one transaction, completes or
-//! fails each step, applies the retry policy, dispatches children that became ready and flags
-//! tasks for finalization). It wakes on `tasker_step_results` and on the fallback tick.
+//! ResultProcessorActor: applies the step results that arrive as queue messages, in batches
+//! (`tasker.process_step_results`: reads a batch from the `orchestration_step_results` queue and,
+//! in one transaction, completes or fails each step, applies the retry policy, dispatches children
+//! that became ready and flags tasks for finalization). Workers do not pass through it: their
+//! `tasker.submit_step_results` applies results in its own transaction; this actor serves
+//! processes with queue access that post results there. It wakes on `tasker_step_results`
+//! (notified by a trigger on the queue table) and on the fallback tick.
 
 use std::time::Duration;
 

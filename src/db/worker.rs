@@ -98,14 +98,15 @@ pub async fn extend_visibility(
 pub struct SubmitOutcome {
     /// The step the result was for.
     pub step_uuid: Uuid,
-    /// True when the result was queued and its dispatch message deleted; false when the attempt
+    /// True when the result was applied and its dispatch message deleted; false when the attempt
     /// was superseded or the step is no longer in progress (drop the result).
     pub accepted: bool,
 }
 
 /// `tasker.submit_step_results`: reports `results` (each serialising to one result message of
-/// the worker protocol, e.g. `worker::StepResultMessage`) in one transaction; one row per result,
-/// in order. SQLSTATE `TK004` for a malformed result (nothing of the call is applied).
+/// the worker protocol, e.g. `worker::StepResultMessage`) and applies them in one transaction;
+/// one row per result, in order. SQLSTATE `TK004` for a malformed result (nothing of the call is
+/// applied).
 pub async fn submit_step_results<M: serde::Serialize + Sync>(
     pool: &PgPool,
     results: &[M],

@@ -50,7 +50,7 @@ pub struct StepResultMessage {
     pub msg_id: i64,
     /// How the attempt ended.
     pub status: StepStatus,
-    /// The reporting worker, kept in the result message.
+    /// The reporting worker (accepted by the engine, not stored).
     pub worker: String,
     /// The step's result, for `success` (sent even when JSON `null`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -31,7 +31,7 @@ async fn result_processor_run_once_applies_a_queued_result() {
     let pool = &db.pool;
     let task = single(pool, json!({})).await;
     let c = only(claim(pool, "demo", 10, None).await);
-    assert!(submit(pool, &c, &Outcome::ok()).await);
+    post_result(pool, &c, &Outcome::ok()).await;
 
     let counts = Engine::new(pool).processor.run_once().await.expect("run_once");
     assert_eq!((counts.results, counts.completed, counts.tasks_flagged), (1, 1, 1));
@@ -63,7 +63,7 @@ async fn step_enqueuer_run_once_dispatches_a_step_once_its_retry_is_due() {
     let task = single(pool, json!({"base_ms": 1000})).await;
     let t0 = db_now(pool).await;
     let c = only(claim(pool, "demo", 10, Some(t0)).await);
-    submit(pool, &c, &Outcome::retryable("flaky")).await;
+    submit_at(pool, &c, &Outcome::retryable("flaky"), Some(t0)).await;
     let engine = Engine::new(pool);
     engine.run_once_at(Some(t0)).await.expect("pass");
     let due = step(pool, task, "only").await.next_retry_at.expect("a retry is scheduled");
@@ -88,7 +88,9 @@ async fn staleness_sweeper_run_once_fails_an_in_progress_step_whose_message_vani
 
     assert_eq!(engine.sweeper.run_once().await.expect("now").reported, 0, "not stale yet");
     assert_eq!(engine.sweeper.run_once_at(Some(later)).await.expect("later").reported, 1);
-    assert_eq!(result_queue_len(pool).await, 1, "reported through the results queue");
+    assert_eq!(step(pool, task, "only").await.state, "error", "failed at once, under the sweep's lock");
+    assert_eq!(result_queue_len(pool).await, 0, "nothing goes through the results queue");
+    assert!(task_flagged(pool, task).await);
     engine.run_until_idle_at(Some(later)).await.expect("engine");
     assert_eq!(step(pool, task, "only").await.state, "error");
     assert_eq!(task_state(pool, task).await, "error");

@@ -6,6 +6,7 @@
 mod ack_races;
 mod actors;
 mod batch_retry;
+mod channels;
 mod concurrency;
 mod create_task;
 mod embedded;

@@ -184,15 +184,16 @@ async fn prepare(pool: &PgPool) -> Fixture {
     move_task_to(pool, q1, two_hours_ago).await;
     let rate = only(claim(pool, "shipping", 10, Some(two_hours_ago)).await);
     let outcome = Outcome::Retryable { message: "carrier API unavailable".into(), retry_after_ms: Some(60_000) };
-    assert!(submit(pool, &rate, &outcome).await);
-    assert_eq!(process(pool, Some(two_hours_ago)).await.retried, 1);
+    assert!(submit_at(pool, &rate, &outcome, Some(two_hours_ago)).await);
     assert_eq!(step(pool, q1, "rate").await.state, "waiting_for_retry");
 
     // Invoice T-2: a success result not yet processed; invoice T-3: a message waiting for a worker.
     let t2 = create_task(pool, "billing", "invoice", json!({"invoice_id": "T-2"})).await;
     let charge = only(claim(pool, "billing", 10, None).await);
     assert_eq!(charge.task_uuid, t2);
-    assert!(submit(pool, &charge, &Outcome::ok()).await);
+    // Reported through the results queue, as a worker posting to pgmq does (result, then ack).
+    post_result(pool, &charge, &Outcome::ok()).await;
+    sqlx::query("SELECT pgmq.delete('worker_billing_queue', $1)").bind(charge.msg_id).execute(pool).await.unwrap();
     create_task(pool, "billing", "invoice", json!({"invoice_id": "T-3"})).await;
 
     // Order D-1: fresh, to be cancelled.

@@ -102,7 +102,11 @@ async fn every_plpgsql_function_in_tasker_passes_plpgsql_check() {
            FROM pg_proc p
            JOIN pg_namespace n ON n.oid = p.pronamespace
            JOIN pg_language l ON l.oid = p.prolang
-          CROSS JOIN LATERAL plpgsql_check_function_tb(p.oid, fatal_errors => false, other_warnings => true,
+          -- A trigger function is checked against the table of its trigger.
+          CROSS JOIN LATERAL plpgsql_check_function_tb(p.oid,
+                                                       relid => coalesce((SELECT t.tgrelid FROM pg_trigger t
+                                                                           WHERE t.tgfoid = p.oid LIMIT 1), 0),
+                                                       fatal_errors => false, other_warnings => true,
                                                        extra_warnings => true, security_warnings => true,
                                                        performance_warnings => true) r
           WHERE n.nspname = 'tasker' AND l.lanname = 'plpgsql'

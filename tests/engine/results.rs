@@ -20,7 +20,7 @@ fn ms(d: Duration) -> i64 {
 }
 
 #[tokio::test]
-async fn submitted_result_deletes_the_dispatch_message_and_queues_the_result() {
+async fn submitted_result_is_applied_at_once_and_deletes_the_dispatch_message() {
     let db = test_db().await;
     let pool = &db.pool;
     let task = single(pool, json!({})).await;
@@ -28,23 +28,48 @@ async fn submitted_result_deletes_the_dispatch_message_and_queues_the_result() {
     assert_eq!(c.msg_id, queue_messages(pool, "demo").await[0].msg_id);
     assert!(submit(pool, &c, &Outcome::Success(json!({"n": 1}))).await);
     assert!(queue_messages(pool, "demo").await.is_empty());
-    let msg: Value =
-        sqlx::query_scalar("SELECT message FROM pgmq.q_orchestration_step_results").fetch_one(pool).await.unwrap();
-    assert_eq!(
-        msg,
-        json!({"step_uuid": c.step_uuid, "task_uuid": task, "attempt": 1, "msg_id": c.msg_id, "status": "success",
-               "result": {"n": 1}})
-    );
+    // Applied in the submit's own transaction: nothing goes through the results queue.
+    assert_eq!(result_queue_len(pool).await, 0);
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.results), ("complete", Some(json!({"n": 1}))));
+    assert!(s.completed_at.is_some());
+    let events: Vec<String> = step_history(pool, s.step_uuid).await.into_iter().map(|h| h.2).collect();
+    assert_eq!(events, ["enqueue", "claim", "complete"]);
+    assert_eq!(process(pool, None).await.results, 0, "nothing is left for the result processor");
+    assert_eq!(finalize(pool, None).await, vec![(task, "steps_in_process".to_string(), "complete".to_string())]);
+    assert_eq!(task_state(pool, task).await, "complete");
+}
+
+#[tokio::test]
+async fn result_posted_to_the_results_queue_is_applied_by_the_result_processor() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    post_result(pool, &c, &Outcome::Success(json!({"n": 2}))).await;
     // Nothing is applied until the result processor runs.
     assert_eq!(step(pool, task, "only").await.state, "in_progress");
     let applied = process(pool, None).await;
     assert_eq!((applied.results, applied.completed, applied.tasks_flagged), (1, 1, 1));
     let s = step(pool, task, "only").await;
-    assert_eq!((s.state.as_str(), s.results), ("complete", Some(json!({"n": 1}))));
-    assert!(s.completed_at.is_some());
+    assert_eq!((s.state.as_str(), s.results), ("complete", Some(json!({"n": 2}))));
     assert_eq!(result_queue_len(pool).await, 0);
-    assert_eq!(finalize(pool, None).await, vec![(task, "steps_in_process".to_string(), "complete".to_string())]);
-    assert_eq!(task_state(pool, task).await, "complete");
+}
+
+#[tokio::test]
+async fn a_step_named_twice_in_one_submission_is_accepted_once() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    let accepted: Vec<bool> = sqlx::query_scalar("SELECT accepted FROM tasker.submit_step_results($1)")
+        .bind(json!([result_json(&c, &Outcome::Success(json!("first"))), result_json(&c, &Outcome::ok())]))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(accepted, [true, false]);
+    let s = step(pool, task, "only").await;
+    assert_eq!((s.state.as_str(), s.results), ("complete", Some(json!("first"))));
 }
 
 #[tokio::test]
@@ -121,9 +146,8 @@ async fn retryable_error_with_attempts_left_waits_within_the_backoff_window() {
         single(pool, json!({"max_attempts": 3, "backoff": "exponential", "base_ms": 1000, "max_ms": 60000})).await;
     let t0 = db_now(pool).await;
     let c = only(claim(pool, "demo", 10, Some(t0)).await);
-    assert!(submit(pool, &c, &Outcome::retryable("flaky")).await);
-    let applied = process(pool, Some(t0)).await;
-    assert_eq!((applied.retried, applied.tasks_flagged), (1, 1));
+    assert!(submit_at(pool, &c, &Outcome::retryable("flaky"), Some(t0)).await);
+    assert!(task_flagged(pool, task).await);
 
     let s = step(pool, task, "only").await;
     assert_eq!(s.state, "waiting_for_retry");
@@ -147,8 +171,7 @@ async fn step_waiting_for_retry_is_not_dispatched_before_next_retry_at() {
     let task = single(pool, json!({"base_ms": 1000})).await;
     let t0 = db_now(pool).await;
     let c = only(claim(pool, "demo", 10, Some(t0)).await);
-    submit(pool, &c, &Outcome::retryable("flaky")).await;
-    process(pool, Some(t0)).await;
+    submit_at(pool, &c, &Outcome::retryable("flaky"), Some(t0)).await;
     finalize(pool, Some(t0)).await;
     let due = step(pool, task, "only").await.next_retry_at.unwrap();
 
@@ -172,8 +195,7 @@ async fn later_retries_back_off_exponentially_up_to_the_cap() {
     let mut windows = Vec::new();
     for _ in 0..4 {
         let c = only(claim(pool, "demo", 10, Some(now)).await);
-        submit(pool, &c, &Outcome::retryable("flaky")).await;
-        process(pool, Some(now)).await;
+        submit_at(pool, &c, &Outcome::retryable("flaky"), Some(now)).await;
         let due = step(pool, task, "only").await.next_retry_at.unwrap();
         windows.push(ms(due - now));
         now = due;
@@ -192,8 +214,8 @@ async fn retry_after_hint_sets_the_exact_delay() {
     let task = single(pool, json!({"base_ms": 10})).await;
     let t0 = db_now(pool).await;
     let c = only(claim(pool, "demo", 10, Some(t0)).await);
-    submit(pool, &c, &Outcome::Retryable { message: "slow down".into(), retry_after_ms: Some(5000) }).await;
-    process(pool, Some(t0)).await;
+    submit_at(pool, &c, &Outcome::Retryable { message: "slow down".into(), retry_after_ms: Some(5000) }, Some(t0))
+        .await;
     assert_eq!(step(pool, task, "only").await.next_retry_at, Some(t0 + Duration::milliseconds(5000)));
 }
 
@@ -295,9 +317,7 @@ async fn permanent_error_with_attempts_left_is_not_retried() {
     let pool = &db.pool;
     let task = single(pool, json!({"max_attempts": 5})).await;
     let c = only(claim(pool, "demo", 10, None).await);
-    submit(pool, &c, &Outcome::permanent("bad input", "Validation")).await;
-    let applied = process(pool, None).await;
-    assert_eq!((applied.failed, applied.retried), (1, 0));
+    assert!(submit(pool, &c, &Outcome::permanent("bad input", "Validation")).await);
     let s = step(pool, task, "only").await;
     assert_eq!((s.state.as_str(), s.attempts, s.next_retry_at), ("error", 1, None));
 }
@@ -487,13 +507,8 @@ async fn a_result_that_cannot_be_applied_is_archived_and_does_not_block_the_othe
     .await
     .unwrap();
     let (poison, good) = (&claimed[0], &claimed[1]);
-    let body = json!([
-        {"step_uuid": poison.step_uuid, "attempt": poison.attempt, "msg_id": poison.msg_id, "status": "success",
-         "result": {"explode": true}},
-        {"step_uuid": good.step_uuid, "attempt": good.attempt, "msg_id": good.msg_id, "status": "success",
-         "result": {"fine": true}}
-    ]);
-    sqlx::query("SELECT * FROM tasker.submit_step_results($1)").bind(&body).execute(pool).await.unwrap();
+    post_result(pool, poison, &Outcome::Success(json!({"explode": true}))).await;
+    post_result(pool, good, &Outcome::Success(json!({"fine": true}))).await;
 
     let processed = process(pool, None).await;
     assert_eq!((processed.results, processed.completed, processed.ignored), (2, 1, 1));
@@ -503,6 +518,36 @@ async fn a_result_that_cannot_be_applied_is_archived_and_does_not_block_the_othe
     let states = step_states(pool, task).await;
     assert_eq!(states.values().filter(|s| *s == "complete").count(), 1, "{states:?}");
     assert_eq!(states.values().filter(|s| *s == "in_progress").count(), 1, "{states:?}");
+}
+
+#[tokio::test]
+async fn a_submission_that_cannot_be_applied_changes_nothing_and_keeps_the_dispatch_message() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single(pool, json!({})).await;
+    let c = only(claim(pool, "demo", 10, None).await);
+    sqlx::raw_sql(
+        "CREATE FUNCTION public.explode() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.results @> '{\"explode\": true}' THEN RAISE EXCEPTION 'cannot store this result'; END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER explode BEFORE UPDATE ON tasker.workflow_steps FOR EACH ROW EXECUTE FUNCTION public.explode();",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let res = sqlx::query("SELECT * FROM tasker.submit_step_results($1)")
+        .bind(json!([result_json(&c, &Outcome::Success(json!({"explode": true})))]))
+        .execute(pool)
+        .await;
+    assert!(res.is_err(), "the call fails as a whole");
+    // All or nothing: the step is still in progress and its message will be redelivered.
+    assert_eq!(step(pool, task, "only").await.state, "in_progress");
+    assert_eq!(queue_messages(pool, "demo").await.len(), 1);
+    assert_eq!(result_queue_len(pool).await, 0);
+    assert!(submit(pool, &c, &Outcome::Success(json!({"fine": true}))).await, "a later good report is applied");
+    assert_eq!(step(pool, task, "only").await.state, "complete");
 }
 
 #[tokio::test]

@@ -215,6 +215,15 @@ pub async fn step_history(pool: &PgPool, step_uuid: Uuid) -> Vec<(Option<String>
     .unwrap()
 }
 
+/// Whether a task is flagged for the finalizer (`finalization_requested_at` set).
+pub async fn task_flagged(pool: &PgPool, task: Uuid) -> bool {
+    sqlx::query_scalar("SELECT finalization_requested_at IS NOT NULL FROM tasker.tasks WHERE task_uuid = $1")
+        .bind(task)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 /// A row count of any query returning `count(*)`.
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -367,13 +376,29 @@ pub fn only(mut claimed: Vec<Claimed>) -> Claimed {
     claimed.pop().unwrap()
 }
 
-/// tasker.submit_step_results for one step; returns accepted.
+/// tasker.submit_step_results for one step (applied at once); returns accepted.
 pub async fn submit(pool: &PgPool, c: &Claimed, outcome: &Outcome) -> bool {
-    sqlx::query_scalar("SELECT accepted FROM tasker.submit_step_results($1)")
+    submit_at(pool, c, outcome, None).await
+}
+
+/// tasker.submit_step_results for one step, applied as of `now` (time travel); returns accepted.
+pub async fn submit_at(pool: &PgPool, c: &Claimed, outcome: &Outcome, now: Option<Ts>) -> bool {
+    sqlx::query_scalar("SELECT accepted FROM tasker.submit_step_results($1, $2)")
         .bind(json!([result_json(c, outcome)]))
+        .bind(now)
         .fetch_one(pool)
         .await
         .expect("submit_step_results")
+}
+
+/// Sends a result message to the results queue as a worker that posts its results to pgmq
+/// would (the owning role; tasker_worker may not), for the result processor to apply.
+pub async fn post_result(pool: &PgPool, c: &Claimed, outcome: &Outcome) {
+    sqlx::query("SELECT pgmq.send('orchestration_step_results', $1)")
+        .bind(result_message(c, outcome))
+        .execute(pool)
+        .await
+        .expect("pgmq.send");
 }
 
 /// Counts returned by tasker.apply_step_results / tasker.process_step_results.
@@ -433,7 +458,7 @@ where
     let claimed = claim(pool, ns, 1000, now).await;
     for c in &claimed {
         let outcome = handler(c);
-        assert!(submit(pool, c, &outcome).await, "result for {} not accepted", c.step_name);
+        assert!(submit_at(pool, c, &outcome, now).await, "result for {} not accepted", c.step_name);
     }
     Engine::new(pool).run_once_at(now).await.expect("one pass of the orchestration actors");
     claimed

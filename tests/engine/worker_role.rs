@@ -144,7 +144,6 @@ async fn a_forged_result_message_is_not_applied() {
 
     // The real ack still counts.
     assert!(submit(pool, &c, &Outcome::Success(json!("real"))).await);
-    assert_eq!(process(pool, None).await.completed, 1);
     assert_eq!(step_by_uuid(pool, c.step_uuid).await.results, Some(json!("real")));
 }
 
@@ -194,9 +193,8 @@ async fn a_retry_hint_is_capped_by_the_steps_backoff_max() {
     two_namespaces(pool).await;
     let c = only(claim(pool, "demo", 10, None).await);
     let hint = Outcome::Retryable { message: "later".into(), retry_after_ms: Some(86_400_000) };
-    assert!(submit(pool, &c, &hint).await);
     let now = db_now(pool).await;
-    process(pool, Some(now)).await;
+    assert!(submit_at(pool, &c, &hint, Some(now)).await);
     let delay_ms: f64 = sqlx::query_scalar(
         "SELECT (extract(epoch FROM next_retry_at - $2) * 1000)::float8 FROM tasker.workflow_steps WHERE step_uuid = $1",
     )
@@ -252,4 +250,25 @@ async fn ensure_worker_login_makes_a_worker_login_idempotently_and_refuses_a_pow
             .await;
         expect_sqlstate(res, "TK004");
     }
+}
+
+#[tokio::test]
+async fn a_worker_role_cannot_date_its_results() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    two_namespaces(pool).await;
+    let worker = db.worker_pool(&["demo"], 2).await;
+    let c: Claimed = sqlx::query_as(claim_sql()).bind("demo").fetch_one(&worker).await.unwrap();
+    let before = db_now(pool).await;
+    let long_ago = before - chrono::Duration::days(365);
+    let accepted: bool = sqlx::query_scalar("SELECT accepted FROM tasker.submit_step_results($1, $2)")
+        .bind(json!([result_json(&c, &Outcome::retryable("later"))]))
+        .bind(long_ago)
+        .fetch_one(&worker)
+        .await
+        .unwrap();
+    assert!(accepted);
+    let s = step_by_uuid(pool, c.step_uuid).await;
+    assert_eq!(s.state, "waiting_for_retry");
+    assert!(s.next_retry_at.unwrap() >= before, "the retry was dated by the worker's p_now: {:?}", s.next_retry_at);
 }

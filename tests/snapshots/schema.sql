@@ -489,6 +489,20 @@ END;
 $$;
 
 --
+-- Name: _notify_step_results(); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._notify_step_results() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+BEGIN
+    PERFORM pg_notify('tasker_step_results', '');
+    RETURN NULL;
+END;
+$$;
+
+--
 -- Name: _operate_step(uuid, text, jsonb, text); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -754,22 +768,31 @@ BEGIN
         SELECT array_agg(DISTINCT e.to_step_uuid) INTO v_children
           FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ok);
         IF v_children IS NOT NULL THEN
+            -- A pending child whose last parent just completed is dispatched directly: its enqueue
+            -- (tasker.transition_steps) zeroes the counter in the same row write. Every other
+            -- child has its counter decremented here.
             WITH dec AS (
                 SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
                   FROM tasker.workflow_step_edges e
                  WHERE e.from_step_uuid = ANY (v_ok)
                  GROUP BY e.to_step_uuid
+            ), kids AS (
+                SELECT c.step_uuid, c.state = 'pending' AND c.parents_pending - dec.n = 0 AS ready
+                  FROM tasker.workflow_steps c
+                  JOIN dec ON dec.step_uuid = c.step_uuid
+                 WHERE c.step_uuid = ANY (v_children)
             ), upd AS (
                 UPDATE tasker.workflow_steps c
                    SET parents_pending = c.parents_pending - dec.n,
-                       ready_at = CASE WHEN c.parents_pending - dec.n = 0 AND c.state = 'pending' THEN v_now ELSE c.ready_at END,
                        updated_at = v_now
                   FROM dec
                  WHERE c.step_uuid = dec.step_uuid
-                RETURNING c.step_uuid, c.ready_at, c.state
+                   AND c.step_uuid IN (SELECT kids.step_uuid FROM kids WHERE NOT kids.ready)
+                RETURNING c.step_uuid
             )
-            SELECT array_agg(upd.step_uuid ORDER BY upd.step_uuid) INTO v_ready
-              FROM upd WHERE upd.ready_at IS NOT NULL AND upd.state = 'pending';
+            SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
+              INTO v_ready
+              FROM kids;
             IF v_ready IS NOT NULL THEN
                 SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
             END IF;
@@ -2424,10 +2447,10 @@ $$;
 COMMENT ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb, p_error jsonb, p_retry_after_ms bigint) IS 'One result; see tasker.submit_step_results. Returns accepted.';
 
 --
--- Name: submit_step_results(jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+-- Name: submit_step_results(jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
-CREATE FUNCTION tasker.submit_step_results(p_results jsonb) RETURNS TABLE(step_uuid uuid, accepted boolean)
+CREATE FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(step_uuid uuid, accepted boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
@@ -2435,10 +2458,12 @@ CREATE FUNCTION tasker.submit_step_results(p_results jsonb) RETURNS TABLE(step_u
     AS $_$
 #variable_conflict use_column
 DECLARE
+    v_fixed    boolean := p_now IS NOT NULL AND pg_catalog.pg_has_role(session_user, current_user, 'MEMBER');
+    v_now      timestamptz;
     v_bad      jsonb;
     v_ids      uuid[];
     v_decided  jsonb;
-    v_messages jsonb[];
+    v_messages jsonb;
     v_queue    record;
 BEGIN
     IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
@@ -2481,13 +2506,20 @@ BEGIN
                        'q_' || v_queue.queue_name)
           USING v_queue.msg_ids;
     END LOOP;
-    PERFORM 1 FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_ids) ORDER BY s.step_uuid FOR UPDATE;
+    -- The steps and their children (edges never change) in one step_uuid-ordered pass: applying
+    -- a success below locks the children too, and taking them out of order could deadlock.
+    PERFORM 1 FROM tasker.workflow_steps s
+     WHERE s.step_uuid = ANY (v_ids || ARRAY(
+               SELECT e.to_step_uuid FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ids)))
+     ORDER BY s.step_uuid FOR UPDATE;
+    v_now := CASE WHEN v_fixed THEN p_now ELSE pg_catalog.clock_timestamp() END;
 
     -- Decided on the locked rows (a new statement sees what the waited-for claim committed).
     SELECT jsonb_agg(jsonb_build_object(
                'ord', e.ordinality,
                'step_uuid', e.value ->> 'step_uuid',
-               'accepted', coalesce(s.state = 'in_progress'
+               'accepted', coalesce(e.first
+                                    AND s.state = 'in_progress'
                                     AND s.attempts = (e.value ->> 'attempt')::integer
                                     AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false),
                'queue_name', s.queue_name,
@@ -2500,18 +2532,21 @@ BEGIN
                               'status', e.value ->> 'status')
                           || (e.value - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id'])))
       INTO v_decided
-      FROM jsonb_array_elements(p_results) WITH ORDINALITY e
+      FROM (SELECT x.value, x.ordinality,
+                   row_number() OVER (PARTITION BY x.value ->> 'step_uuid' ORDER BY x.ordinality) = 1 AS first
+              FROM jsonb_array_elements(p_results) WITH ORDINALITY x) e
       LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.task_uuid, w.dispatch_msg_id, n.queue_name
                    FROM tasker.workflow_steps w
                    JOIN tasker.namespaces n ON n.name = w.namespace
                   WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid;
 
-    -- One send for every accepted result, one delete per queue: both in this transaction.
-    SELECT array_agg(d.message ORDER BY d.ord) INTO v_messages
+    -- Apply every accepted result, one delete per queue: all in this transaction. Only the first
+    -- element naming a step can be accepted: a repeat in the same call is refused.
+    SELECT jsonb_agg(d.message ORDER BY d.ord) INTO v_messages
       FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, accepted boolean, message jsonb)
      WHERE d.accepted;
     IF v_messages IS NOT NULL THEN
-        PERFORM pgmq.send_batch('orchestration_step_results', v_messages);
+        PERFORM 1 FROM tasker.apply_step_results(v_messages, v_now);
         FOR v_queue IN
             SELECT d.queue_name, array_agg(d.msg_id) AS msg_ids
               FROM jsonb_to_recordset(v_decided) AS d (accepted boolean, queue_name text, msg_id bigint)
@@ -2520,7 +2555,6 @@ BEGIN
         LOOP
             PERFORM pgmq.delete(v_queue.queue_name, v_queue.msg_ids);
         END LOOP;
-        PERFORM pg_notify('tasker_step_results', '');
     END IF;
 
     RETURN QUERY
@@ -2531,10 +2565,10 @@ END;
 $_$;
 
 --
--- Name: FUNCTION submit_step_results(p_results jsonb); Type: COMMENT; Schema: tasker; Owner: -
+-- Name: FUNCTION submit_step_results(p_results jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.submit_step_results(p_results jsonb) IS 'The worker''s acknowledgement: per result, when the step is in_progress on that attempt with that dispatch message, sends the result (with its msg_id) to orchestration_step_results and deletes the dispatch message, both or neither (accepted); otherwise touches nothing. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and sends nothing. Returns (step_uuid, accepted) per element.';
+COMMENT ON FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone) IS 'The worker''s acknowledgement, applied in its own transaction: per result, when the step is in_progress on that attempt with that dispatch message, applies it (apply_step_results: complete, retry or fail, dispatch ready children, flag the task) and deletes the dispatch message, all or nothing (accepted); otherwise touches nothing. p_now is honoured for the owning role only. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and applies nothing. Returns (step_uuid, accepted) per element.';
 
 --
 -- Name: sweep_stale_steps(integer, integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
@@ -2551,7 +2585,8 @@ DECLARE
     v_queue  record;
     v_lost   uuid[] := '{}'::uuid[];
     v_ids    uuid[];
-    v_step   record;
+    v_results jsonb;
+    v_applied integer;
     v_failed uuid[];
     v_count  integer := 0;
 BEGIN
@@ -2577,19 +2612,19 @@ BEGIN
         v_lost := v_lost || coalesce(v_ids, '{}');
     END LOOP;
 
-    FOR v_step IN
-        SELECT s.step_uuid, s.task_uuid, s.state, s.attempts, s.max_attempts, s.name, s.dispatch_msg_id
-          FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress'
-    LOOP
-        PERFORM pgmq.send('orchestration_step_results', jsonb_build_object(
-            'step_uuid', v_step.step_uuid, 'task_uuid', v_step.task_uuid, 'attempt', v_step.attempts,
-            'msg_id', v_step.dispatch_msg_id,
-            'status', CASE WHEN v_step.attempts < v_step.max_attempts THEN 'retryable_error' ELSE 'permanent_error' END,
-            'error', jsonb_build_object('class', 'Stale',
-                'message', format('step %s: no result %s after its timeout and its queue message is gone',
-                                  v_step.name, p_grace_seconds || 's'))));
-        v_count := v_count + 1;
-    END LOOP;
+    SELECT jsonb_agg(jsonb_build_object(
+               'step_uuid', s.step_uuid, 'task_uuid', s.task_uuid, 'attempt', s.attempts,
+               'msg_id', s.dispatch_msg_id,
+               'status', CASE WHEN s.attempts < s.max_attempts THEN 'retryable_error' ELSE 'permanent_error' END,
+               'error', jsonb_build_object('class', 'Stale',
+                   'message', format('step %s: no result %s after its timeout and its queue message is gone',
+                                     s.name, p_grace_seconds || 's'))) ORDER BY s.step_uuid)
+      INTO v_results
+      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress';
+    IF v_results IS NOT NULL THEN
+        SELECT a.retried + a.failed INTO v_applied FROM tasker.apply_step_results(v_results, v_now) a;
+        v_count := v_count + v_applied;
+    END IF;
 
     SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_failed
       FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'enqueued';
@@ -2603,9 +2638,6 @@ BEGIN
         v_count := v_count + cardinality(v_failed);
         PERFORM pg_notify('tasker_task_finalize', '');
     END IF;
-    IF v_count > 0 THEN
-        PERFORM pg_notify('tasker_step_results', '');
-    END IF;
     RETURN v_count;
 END;
 $_$;
@@ -2614,7 +2646,7 @@ $_$;
 -- Name: FUNCTION sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone) IS 'The staleness sweeper''s call: fails steps enqueued or in_progress past their timeout plus p_grace_seconds whose queue message has vanished (through the results queue, or directly for never-claimed steps); steps locked elsewhere are skipped. Returns the number of steps reported or failed.';
+COMMENT ON FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone) IS 'The staleness sweeper''s call: fails steps enqueued or in_progress past their timeout plus p_grace_seconds whose queue message has vanished, at once under their row locks (apply_step_results for in-progress steps: a Stale retry while attempts remain, else a failure); steps locked elsewhere are skipped. Returns the number of steps failed or scheduled for retry.';
 
 --
 -- Name: task_history_after(uuid, pg_snapshot); Type: FUNCTION; Schema: tasker; Owner: -
@@ -2817,6 +2849,7 @@ BEGIN
                    ELSE s.attempts END,
                claimed_at = CASE WHEN p_event IN ('claim', 'reclaim') THEN v_now ELSE s.claimed_at END,
                enqueued_at = CASE WHEN m.to_state = 'enqueued' THEN v_now ELSE s.enqueued_at END,
+               parents_pending = CASE WHEN m.to_state = 'enqueued' THEN 0 ELSE s.parents_pending END,
                completed_at = CASE WHEN m.to_state IN ('complete', 'resolved_manually') THEN v_now END,
                next_retry_at = CASE WHEN m.to_state = 'waiting_for_retry'
                    THEN coalesce((old.payload ->> 'next_retry_at')::timestamptz, v_now) END,
@@ -3652,12 +3685,6 @@ CREATE INDEX workflow_steps_in_flight ON tasker.workflow_steps USING btree (clai
 CREATE INDEX workflow_steps_ready ON tasker.workflow_steps USING btree (priority DESC, ready_at, step_uuid) WHERE (ready_at IS NOT NULL);
 
 --
--- Name: workflow_steps_task; Type: INDEX; Schema: tasker; Owner: -
---
-
-CREATE INDEX workflow_steps_task ON tasker.workflow_steps USING btree (task_uuid, state);
-
---
 -- Name: step_executions_step; Type: INDEX; Schema: tasker_audit; Owner: -
 --
 
@@ -3787,6 +3814,12 @@ REVOKE ALL ON FUNCTION tasker._insert_task(p_namespace text, p_name text, p_vers
 --
 
 REVOKE ALL ON FUNCTION tasker._move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _notify_step_results(); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._notify_step_results() FROM PUBLIC;
 
 --
 -- Name: FUNCTION _operate_step(p_step_uuid uuid, p_event text, p_payload jsonb, p_reason text); Type: ACL; Schema: tasker; Owner: -
@@ -4009,11 +4042,11 @@ REVOKE ALL ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt int
 GRANT ALL ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb, p_error jsonb, p_retry_after_ms bigint) TO tasker_worker;
 
 --
--- Name: FUNCTION submit_step_results(p_results jsonb); Type: ACL; Schema: tasker; Owner: -
+-- Name: FUNCTION submit_step_results(p_results jsonb, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
 --
 
-REVOKE ALL ON FUNCTION tasker.submit_step_results(p_results jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION tasker.submit_step_results(p_results jsonb) TO tasker_worker;
+REVOKE ALL ON FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone) TO tasker_worker;
 
 --
 -- Name: FUNCTION sweep_stale_steps(p_grace_seconds integer, p_limit integer, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -

@@ -54,7 +54,7 @@ pub async fn next_ready_at(pool: &PgPool, now: Option<DateTime<Utc>>) -> EngineR
     Ok(sqlx::query_scalar("SELECT tasker.next_ready_at($1)").bind(now).fetch_one(pool).await?)
 }
 
-/// `tasker.process_step_results`: applies up to `limit` results from the results queue.
+/// `tasker.process_step_results`: applies up to `limit` result messages from the results queue.
 pub async fn process_step_results(pool: &PgPool, limit: u32, now: Option<DateTime<Utc>>) -> EngineResult<ResultCounts> {
     Ok(sqlx::query_as("SELECT * FROM tasker.process_step_results($1, $2)")
         .bind(sql_limit(limit))
