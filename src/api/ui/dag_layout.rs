@@ -366,10 +366,12 @@ fn place(order: &[Vec<Slot>], cfg: &LayoutConfig) -> Placement {
             if k > 0 {
                 y += cfg.node_height + cfg.row_gap;
             }
-            // A wrapped layer's rows start at the same left edge, so its columns line up
-            // (lanes run between them); a single row is centred.
+            // A wrapped layer's rows start at the same left edge (that of its widest row, so
+            // that every row fits), so its columns line up (lanes run between them); a single
+            // row is centred.
             let mut x = if rows.len() > 1 {
-                cfg.margin + (inner - row_width(&rows[0])) / 2.0
+                let widest = rows.iter().map(|r| row_width(r)).fold(0.0, f64::max);
+                cfg.margin + (inner - widest) / 2.0
             } else {
                 cfg.margin + (inner - row_width(r)) / 2.0
             };
