@@ -1,4 +1,4 @@
--- tasker._move_task(task_uuid, events, metadata, now): the one writer of tasks.state.
+-- tasker._move_task(task_uuid, events, metadata, now, finalized): the one writer of tasks.state.
 --
 -- Guarantees:
 --   * locks the task row;
@@ -9,13 +9,16 @@
 --   * writes the final state, updated_at and completed_at (set on entering a final state, cleared
 --     on leaving one) in one UPDATE and appends one tasker.task_transitions row per event, so a
 --     path such as initialize -> enqueue -> steps_enqueued costs one row write plus its history;
+--   * with p_finalized (the finalizer's evaluation), clears finalization_requested_at in the
+--     same row write: a finalized task is written once, not once for the flag and once for the move;
 --   * notifies channel tasker_task_changed with '<task_uuid>:<state>'.
 -- Returns the task's state afterwards.
 CREATE OR REPLACE FUNCTION tasker._move_task(
     p_task_uuid uuid,
     p_events    text[],
     p_metadata  jsonb DEFAULT NULL,
-    p_now       timestamptz DEFAULT NULL)
+    p_now       timestamptz DEFAULT NULL,
+    p_finalized boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
@@ -59,7 +62,8 @@ BEGIN
        SET state = v_state,
            updated_at = v_now,
            completed_at = CASE WHEN v_state IN ('complete', 'error', 'cancelled', 'resolved_manually')
-                               THEN coalesce(t.completed_at, v_now) END
+                               THEN coalesce(t.completed_at, v_now) END,
+           finalization_requested_at = CASE WHEN p_finalized THEN NULL ELSE t.finalization_requested_at END
      WHERE t.task_uuid = p_task_uuid;
     INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, metadata, created_at)
     SELECT p_task_uuid, x.f, x.t, x.e, p_metadata, v_now

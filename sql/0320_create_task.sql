@@ -40,8 +40,14 @@ COMMENT ON FUNCTION tasker.create_task(text, text, text, jsonb, jsonb) IS
     'Creates a task from a registered template and dispatches its root steps, in one transaction. An idempotency_key reused with the same request returns the first task (TK005 for a different request); TK002 unknown template, TK004 invalid context or options; nothing is written on error. Returns the task_uuid.';
 
 -- tasker._insert_task(...): everything tasker.create_task does before dispatching: guards,
--- idempotency, the task, its steps and edges (the task left in pending). o_created is false when
--- an idempotency key matched an earlier identical request (o_task_uuid is that task). Internal.
+-- idempotency, the task, its steps and edges. The task is inserted where its start leaves it,
+-- steps_in_process, with the four history rows of the way there that the task state machine
+-- allows (create -> pending, initialize -> initializing, enqueue -> enqueuing_steps,
+-- steps_enqueued -> steps_in_process): one row write instead of an insert and a move. The caller
+-- must call tasker._start_tasks in the same transaction (both callers do), which dispatches the
+-- roots: nothing outside the transaction sees the task before its roots are sent. o_created is
+-- false when an idempotency key matched an earlier identical request (o_task_uuid is that task).
+-- Internal.
 CREATE OR REPLACE FUNCTION tasker._insert_task(
     p_namespace text,
     p_name      text,
@@ -141,7 +147,7 @@ BEGIN
     INSERT INTO tasker.tasks (task_uuid, template_uuid, namespace, name, version, state, context, priority, tags,
                               initiator, source_system, reason, idempotency_key, request_hash, correlation_id,
                               step_count, created_at, updated_at)
-    VALUES (v_task, v_template.template_uuid, v_template.namespace, v_template.name, v_template.version, 'pending',
+    VALUES (v_task, v_template.template_uuid, v_template.namespace, v_template.name, v_template.version, 'steps_in_process',
             v_context, v_priority, v_tags, v_options ->> 'initiator', v_options ->> 'source_system',
             v_options ->> 'reason', v_options ->> 'idempotency_key', v_hash,
             coalesce((v_options ->> 'correlation_id')::uuid, v_task),
@@ -161,7 +167,10 @@ BEGIN
     END IF;
 
     INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, created_at)
-    VALUES (v_task, NULL, 'pending', 'create', v_now);
+    VALUES (v_task, NULL, 'pending', 'create', v_now),
+           (v_task, 'pending', 'initializing', 'initialize', v_now),
+           (v_task, 'initializing', 'enqueuing_steps', 'enqueue', v_now),
+           (v_task, 'enqueuing_steps', 'steps_in_process', 'steps_enqueued', v_now);
 
     -- Steps and edges ----------------------------------------------------------------------
     INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, position, namespace, state, priority,
@@ -189,10 +198,10 @@ BEGIN
 END;
 $$;
 
--- tasker._start_tasks(task_uuids): dispatches the root steps of newly inserted tasks (one
--- _dispatch_steps call for all of them: one state change per step, one pgmq.send_batch per
--- queue) and records each task's way pending -> initializing -> enqueuing_steps ->
--- steps_in_process in one write. Locks the new steps, then the tasks in task_uuid order. Internal.
+-- tasker._start_tasks(task_uuids): dispatches the root steps of tasks tasker._insert_task has
+-- just inserted, in its transaction (one _dispatch_steps call for all of them: one state change
+-- per step, one pgmq.send_batch per queue), and notifies tasker_task_changed with
+-- '<task_uuid>:steps_in_process' per task, as a move there would. Internal.
 CREATE OR REPLACE FUNCTION tasker._start_tasks(p_task_uuids uuid[])
 RETURNS void
 LANGUAGE plpgsql
@@ -210,7 +219,7 @@ BEGIN
      WHERE s.task_uuid = ANY (p_task_uuids) AND s.parents_total = 0;
     PERFORM 1 FROM tasker._dispatch_steps(v_roots, v_now);
     FOR v_task IN SELECT DISTINCT u FROM unnest(p_task_uuids) AS u ORDER BY u LOOP
-        PERFORM tasker._move_task(v_task, ARRAY['initialize', 'enqueue', 'steps_enqueued'], NULL, v_now);
+        PERFORM pg_notify('tasker_task_changed', v_task::text || ':steps_in_process');
     END LOOP;
 END;
 $$;

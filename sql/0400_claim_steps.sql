@@ -22,6 +22,13 @@
 -- role may claim only from the namespaces tasker.worker_namespaces allows it (42501 otherwise).
 -- Raises TK002 for an unknown namespace, TK004 for a limit below 1 or a visibility timeout
 -- outside 1 s .. 12 h (43200 s).
+-- Durability: a claim that read messages commits asynchronously (synchronous_commit is off for
+-- the rest of the caller's transaction, which the worker protocol keeps to this one call): the
+-- worker does not wait for a disk flush before it runs the handler. A claim lost to a crash of
+-- PostgreSQL within the WAL writer's delay (about 0.6 s at most) is simply undone: the message
+-- is visible again and the step enqueued on its previous attempt, so the step runs again, as it
+-- does when a worker dies before its ack (at least once). Whatever depends on the claim commits
+-- after it and flushes it too: an accepted result is never applied to a lost claim.
 CREATE OR REPLACE FUNCTION tasker.claim_steps(
     p_namespace  text,
     p_limit      integer DEFAULT 10,
@@ -85,6 +92,7 @@ BEGIN
     IF jsonb_array_length(v_msgs) = 0 THEN
         RETURN;
     END IF;
+    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
 
     -- Ids first, as an array: the planner then reads the steps through their primary key.
     v_ids := ARRAY(SELECT x.step_uuid FROM jsonb_to_recordset(v_msgs) AS x (msg_id bigint, step_uuid uuid)

@@ -1,4 +1,4 @@
--- tasker._evaluate_task(task_uuid, now): derives a task's state from its steps' states and
+-- tasker._evaluate_task(task_uuid, now, finalized): derives a task's state from its steps' states and
 -- moves it there through the task state machine. Internal; the caller holds the task's lock.
 --
 -- The rule, first match wins:
@@ -12,8 +12,11 @@
 -- Path: <state> -evaluate-> evaluating_results -<event>-> target (from error: -retry-> instead,
 -- and the task's open DLQ entries are marked retried).
 -- Tasks in pending, initializing or a final state other than error are left alone, and a task
--- already in its target state is not moved (no history row). Returns the task's state afterwards.
-CREATE OR REPLACE FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamptz DEFAULT NULL)
+-- already in its target state is not moved (no history row). With p_finalized (the finalizer's
+-- call) the task's finalization flag is cleared too, in the same row write as the move when there
+-- is one. Returns the task's state afterwards.
+CREATE OR REPLACE FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamptz DEFAULT NULL,
+                                                 p_finalized boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
@@ -30,6 +33,10 @@ DECLARE
 BEGIN
     SELECT t.state INTO v_state FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid;
     IF v_state IS NULL OR v_state IN ('pending', 'initializing', 'complete', 'cancelled', 'resolved_manually') THEN
+        IF p_finalized THEN
+            UPDATE tasker.tasks t SET finalization_requested_at = NULL
+             WHERE t.task_uuid = p_task_uuid AND t.finalization_requested_at IS NOT NULL;
+        END IF;
         RETURN v_state;
     END IF;
 
@@ -60,6 +67,10 @@ BEGIN
     END IF;
 
     IF v_target = v_state THEN
+        IF p_finalized THEN
+            UPDATE tasker.tasks t SET finalization_requested_at = NULL
+             WHERE t.task_uuid = p_task_uuid AND t.finalization_requested_at IS NOT NULL;
+        END IF;
         RETURN v_state;
     END IF;
 
@@ -74,7 +85,7 @@ BEGIN
              ELSE ARRAY['evaluate', v_event] END,
         jsonb_build_object('steps_total', c.total, 'steps_done', c.done, 'steps_in_flight', c.in_flight,
                            'steps_failed', c.failed, 'steps_retrying', c.retrying, 'steps_ready', c.ready),
-        v_now);
+        v_now, p_finalized);
 
     IF v_target = 'error' THEN
         SELECT string_agg(format('step %s failed after %s attempt(s): %s', s.name, s.attempts,

@@ -1,9 +1,14 @@
 -- tasker.finalize_tasks(limit, now): the task finalizer's one call.
 --
 -- Takes up to p_limit tasks flagged for finalization (oldest flag first), locking them
--- FOR UPDATE SKIP LOCKED so concurrent finalizers never evaluate one task twice, clears the flag
--- and re-derives each task's state with tasker._evaluate_task (complete, error + DLQ entry,
--- blocked_by_failures, waiting_for_retry, ...). O(steps of the tasks taken).
+-- FOR UPDATE SKIP LOCKED so concurrent finalizers never evaluate one task twice, and re-derives
+-- each task's state with tasker._evaluate_task (complete, error + DLQ entry, blocked_by_failures,
+-- waiting_for_retry, ...), which clears the task's flag in the same row write as its move (one
+-- write per finalized task). O(steps of the tasks taken).
+-- Durability: commits asynchronously (synchronous_commit off for the rest of the caller's
+-- transaction; the finalizer makes this call alone): a finalization lost to a crash of
+-- PostgreSQL within the WAL writer's delay leaves its tasks flagged, and they are finalized again
+-- to the same state (the state is derived from the steps, which are durable).
 -- Returns (task_uuid, from_state, to_state) for each task taken, changed or not.
 CREATE OR REPLACE FUNCTION tasker.finalize_tasks(p_limit integer DEFAULT 100, p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (task_uuid uuid, from_state text, to_state text)
@@ -26,13 +31,13 @@ BEGIN
     IF v_ids IS NULL THEN
         RETURN;
     END IF;
+    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
 
-    UPDATE tasker.tasks t SET finalization_requested_at = NULL WHERE t.task_uuid = ANY (v_ids);
-
+    -- Each task's flag is cleared by its evaluation, in the same row write as its move.
     FOR v_row IN SELECT t.task_uuid, t.state FROM tasker.tasks t WHERE t.task_uuid = ANY (v_ids) ORDER BY t.task_uuid LOOP
         task_uuid := v_row.task_uuid;
         from_state := v_row.state;
-        to_state := tasker._evaluate_task(v_row.task_uuid, p_now);
+        to_state := tasker._evaluate_task(v_row.task_uuid, p_now, true);
         RETURN NEXT;
     END LOOP;
 END;
@@ -54,8 +59,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('task %s not found', p_task_uuid);
     END IF;
-    UPDATE tasker.tasks t SET finalization_requested_at = NULL WHERE t.task_uuid = p_task_uuid;
-    RETURN tasker._evaluate_task(p_task_uuid, p_now);
+    RETURN tasker._evaluate_task(p_task_uuid, p_now, true);
 END;
 $$;
 COMMENT ON FUNCTION tasker.finalize_task(uuid, timestamptz) IS

@@ -1,4 +1,5 @@
--- tasker.step_transitions(step_uuid): a step's state history, oldest first.
+-- tasker.step_transitions(step_uuid): a step's state history, oldest first (read through its
+-- task's history: O(history rows of the task)).
 -- tasker.task_transitions_of(task_uuid): a task's state history, oldest first.
 -- tasker.task_history_since: a task's and its steps' changes after given history ids.
 -- Both return no rows for an unknown id.
@@ -8,9 +9,11 @@ RETURNS TABLE (id bigint, from_state text, to_state text, event text, attempt in
 LANGUAGE sql STABLE
 SET search_path = ''
 AS $$
+    -- Through the task's history index (task_uuid, xid): there is no index by step.
     SELECT h.id, h.from_state, h.to_state, h.event, h.attempt, h.metadata, h.created_at
       FROM tasker.workflow_step_transitions h
-     WHERE h.step_uuid = p_step_uuid
+     WHERE h.task_uuid = (SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = p_step_uuid)
+       AND h.step_uuid = p_step_uuid
      ORDER BY h.id;
 $$;
 COMMENT ON FUNCTION tasker.step_transitions(uuid) IS

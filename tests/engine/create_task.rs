@@ -280,3 +280,43 @@ async fn create_tasks_creates_each_request_alone_and_reports_failures_in_order()
     assert_eq!(count(pool, "SELECT count(*) FROM tasker.tasks").await, 2, "failed requests left nothing");
     assert_eq!(count(pool, "SELECT count(*) FROM tasker.workflow_steps").await, 8);
 }
+
+#[tokio::test]
+async fn creation_history_is_a_legal_path_and_the_task_row_is_written_once() {
+    let db = examples().await;
+    let pool = &db.pool;
+    let mut tx = pool.begin().await.expect("begin");
+    let task: uuid::Uuid = sqlx::query_scalar("SELECT tasker.create_task('orders', 'order_fulfillment', NULL, $1)")
+        .bind(order())
+        .fetch_one(&mut *tx)
+        .await
+        .expect("create_task");
+    // Statistics of this transaction: the task row was inserted, never updated.
+    let (ins, upd): (i64, i64) = sqlx::query_as(
+        "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables WHERE relid = 'tasker.tasks'::regclass",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("xact stats");
+    tx.commit().await.expect("commit");
+    assert_eq!((ins, upd), (1, 0), "a new task is one row write");
+
+    // Every recorded step of the way is a move the task state machine allows, in order.
+    let rows: Vec<(Option<String>, String, String, bool)> = sqlx::query_as(
+        "SELECT h.from_state, h.event, h.to_state,
+                h.from_state IS NULL AND h.event = 'create' AND h.to_state = 'pending'
+                OR EXISTS (SELECT 1 FROM tasker.task_state_transitions m
+                            WHERE m.from_state = h.from_state AND m.event = h.event AND m.to_state = h.to_state)
+           FROM tasker.task_transitions h WHERE h.task_uuid = $1 ORDER BY h.id",
+    )
+    .bind(task)
+    .fetch_all(pool)
+    .await
+    .expect("history");
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows.iter().all(|r| r.3), "a creation history row is not an allowed move: {rows:?}");
+    for pair in rows.windows(2) {
+        assert_eq!(pair[0].2.as_str(), pair[1].0.as_deref().unwrap_or(""), "the path is not contiguous: {rows:?}");
+    }
+    assert_eq!(rows[3].2, task_state(pool, task).await);
+}

@@ -9,6 +9,7 @@ mod batch_retry;
 mod channels;
 mod concurrency;
 mod create_task;
+mod durability;
 mod embedded;
 mod history_cursor;
 mod input_hardening;

@@ -97,10 +97,10 @@ END;
 $$;
 
 --
--- Name: _evaluate_task(uuid, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+-- Name: _evaluate_task(uuid, timestamp with time zone, boolean); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
-CREATE FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS text
+CREATE FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone, p_finalized boolean DEFAULT false) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
@@ -116,6 +116,10 @@ DECLARE
 BEGIN
     SELECT t.state INTO v_state FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid;
     IF v_state IS NULL OR v_state IN ('pending', 'initializing', 'complete', 'cancelled', 'resolved_manually') THEN
+        IF p_finalized THEN
+            UPDATE tasker.tasks t SET finalization_requested_at = NULL
+             WHERE t.task_uuid = p_task_uuid AND t.finalization_requested_at IS NOT NULL;
+        END IF;
         RETURN v_state;
     END IF;
 
@@ -146,6 +150,10 @@ BEGIN
     END IF;
 
     IF v_target = v_state THEN
+        IF p_finalized THEN
+            UPDATE tasker.tasks t SET finalization_requested_at = NULL
+             WHERE t.task_uuid = p_task_uuid AND t.finalization_requested_at IS NOT NULL;
+        END IF;
         RETURN v_state;
     END IF;
 
@@ -160,7 +168,7 @@ BEGIN
              ELSE ARRAY['evaluate', v_event] END,
         jsonb_build_object('steps_total', c.total, 'steps_done', c.done, 'steps_in_flight', c.in_flight,
                            'steps_failed', c.failed, 'steps_retrying', c.retrying, 'steps_ready', c.ready),
-        v_now);
+        v_now, p_finalized);
 
     IF v_target = 'error' THEN
         SELECT string_agg(format('step %s failed after %s attempt(s): %s', s.name, s.attempts,
@@ -383,7 +391,7 @@ BEGIN
     INSERT INTO tasker.tasks (task_uuid, template_uuid, namespace, name, version, state, context, priority, tags,
                               initiator, source_system, reason, idempotency_key, request_hash, correlation_id,
                               step_count, created_at, updated_at)
-    VALUES (v_task, v_template.template_uuid, v_template.namespace, v_template.name, v_template.version, 'pending',
+    VALUES (v_task, v_template.template_uuid, v_template.namespace, v_template.name, v_template.version, 'steps_in_process',
             v_context, v_priority, v_tags, v_options ->> 'initiator', v_options ->> 'source_system',
             v_options ->> 'reason', v_options ->> 'idempotency_key', v_hash,
             coalesce((v_options ->> 'correlation_id')::uuid, v_task),
@@ -403,7 +411,10 @@ BEGIN
     END IF;
 
     INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, created_at)
-    VALUES (v_task, NULL, 'pending', 'create', v_now);
+    VALUES (v_task, NULL, 'pending', 'create', v_now),
+           (v_task, 'pending', 'initializing', 'initialize', v_now),
+           (v_task, 'initializing', 'enqueuing_steps', 'enqueue', v_now),
+           (v_task, 'enqueuing_steps', 'steps_in_process', 'steps_enqueued', v_now);
 
     -- Steps and edges ----------------------------------------------------------------------
     INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, position, namespace, state, priority,
@@ -432,10 +443,10 @@ END;
 $_$;
 
 --
--- Name: _move_task(uuid, text[], jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+-- Name: _move_task(uuid, text[], jsonb, timestamp with time zone, boolean); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
-CREATE FUNCTION tasker._move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS text
+CREATE FUNCTION tasker._move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone, p_finalized boolean DEFAULT false) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
@@ -478,7 +489,8 @@ BEGIN
        SET state = v_state,
            updated_at = v_now,
            completed_at = CASE WHEN v_state IN ('complete', 'error', 'cancelled', 'resolved_manually')
-                               THEN coalesce(t.completed_at, v_now) END
+                               THEN coalesce(t.completed_at, v_now) END,
+           finalization_requested_at = CASE WHEN p_finalized THEN NULL ELSE t.finalization_requested_at END
      WHERE t.task_uuid = p_task_uuid;
     INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, metadata, created_at)
     SELECT p_task_uuid, x.f, x.t, x.e, p_metadata, v_now
@@ -601,7 +613,7 @@ BEGIN
      WHERE s.task_uuid = ANY (p_task_uuids) AND s.parents_total = 0;
     PERFORM 1 FROM tasker._dispatch_steps(v_roots, v_now);
     FOR v_task IN SELECT DISTINCT u FROM unnest(p_task_uuids) AS u ORDER BY u LOOP
-        PERFORM tasker._move_task(v_task, ARRAY['initialize', 'enqueue', 'steps_enqueued'], NULL, v_now);
+        PERFORM pg_notify('tasker_task_changed', v_task::text || ':steps_in_process');
     END LOOP;
 END;
 $$;
@@ -930,6 +942,7 @@ BEGIN
     IF jsonb_array_length(v_msgs) = 0 THEN
         RETURN;
     END IF;
+    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
 
     -- Ids first, as an array: the planner then reads the steps through their primary key.
     v_ids := ARRAY(SELECT x.step_uuid FROM jsonb_to_recordset(v_msgs) AS x (msg_id bigint, step_uuid uuid)
@@ -1268,8 +1281,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('task %s not found', p_task_uuid);
     END IF;
-    UPDATE tasker.tasks t SET finalization_requested_at = NULL WHERE t.task_uuid = p_task_uuid;
-    RETURN tasker._evaluate_task(p_task_uuid, p_now);
+    RETURN tasker._evaluate_task(p_task_uuid, p_now, true);
 END;
 $$;
 
@@ -1303,13 +1315,13 @@ BEGIN
     IF v_ids IS NULL THEN
         RETURN;
     END IF;
+    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
 
-    UPDATE tasker.tasks t SET finalization_requested_at = NULL WHERE t.task_uuid = ANY (v_ids);
-
+    -- Each task's flag is cleared by its evaluation, in the same row write as its move.
     FOR v_row IN SELECT t.task_uuid, t.state FROM tasker.tasks t WHERE t.task_uuid = ANY (v_ids) ORDER BY t.task_uuid LOOP
         task_uuid := v_row.task_uuid;
         from_state := v_row.state;
-        to_state := tasker._evaluate_task(v_row.task_uuid, p_now);
+        to_state := tasker._evaluate_task(v_row.task_uuid, p_now, true);
         RETURN NEXT;
     END LOOP;
 END;
@@ -2411,9 +2423,11 @@ CREATE FUNCTION tasker.step_transitions(p_step_uuid uuid) RETURNS TABLE(id bigin
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
+    -- Through the task's history index (task_uuid, xid): there is no index by step.
     SELECT h.id, h.from_state, h.to_state, h.event, h.attempt, h.metadata, h.created_at
       FROM tasker.workflow_step_transitions h
-     WHERE h.step_uuid = p_step_uuid
+     WHERE h.task_uuid = (SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = p_step_uuid)
+       AND h.step_uuid = p_step_uuid
      ORDER BY h.id;
 $$;
 
@@ -3655,12 +3669,6 @@ CREATE INDEX tasks_template ON tasker.tasks USING btree (namespace, name, versio
 CREATE INDEX workflow_step_edges_to ON tasker.workflow_step_edges USING btree (to_step_uuid);
 
 --
--- Name: workflow_step_transitions_step; Type: INDEX; Schema: tasker; Owner: -
---
-
-CREATE INDEX workflow_step_transitions_step ON tasker.workflow_step_transitions USING btree (step_uuid, id);
-
---
 -- Name: workflow_step_transitions_task; Type: INDEX; Schema: tasker; Owner: -
 --
 
@@ -3754,13 +3762,6 @@ ALTER TABLE ONLY tasker.workflow_step_edges
     ADD CONSTRAINT workflow_step_edges_to_step_uuid_fkey FOREIGN KEY (to_step_uuid) REFERENCES tasker.workflow_steps(step_uuid) ON DELETE CASCADE;
 
 --
--- Name: workflow_step_transitions workflow_step_transitions_step_uuid_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
---
-
-ALTER TABLE ONLY tasker.workflow_step_transitions
-    ADD CONSTRAINT workflow_step_transitions_step_uuid_fkey FOREIGN KEY (step_uuid) REFERENCES tasker.workflow_steps(step_uuid) ON DELETE CASCADE;
-
---
 -- Name: workflow_steps workflow_steps_task_uuid_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
 --
 
@@ -3792,10 +3793,10 @@ REVOKE ALL ON FUNCTION tasker._advance_tasks_to_in_process(p_task_uuids uuid[], 
 REVOKE ALL ON FUNCTION tasker._dispatch_steps(p_step_uuids uuid[], p_now timestamp with time zone) FROM PUBLIC;
 
 --
--- Name: FUNCTION _evaluate_task(p_task_uuid uuid, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+-- Name: FUNCTION _evaluate_task(p_task_uuid uuid, p_now timestamp with time zone, p_finalized boolean); Type: ACL; Schema: tasker; Owner: -
 --
 
-REVOKE ALL ON FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamp with time zone, p_finalized boolean) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _input_schema_problem(p_schema jsonb, p_path text, p_depth integer); Type: ACL; Schema: tasker; Owner: -
@@ -3810,10 +3811,10 @@ REVOKE ALL ON FUNCTION tasker._input_schema_problem(p_schema jsonb, p_path text,
 REVOKE ALL ON FUNCTION tasker._insert_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, OUT o_task_uuid uuid, OUT o_created boolean) FROM PUBLIC;
 
 --
--- Name: FUNCTION _move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+-- Name: FUNCTION _move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone, p_finalized boolean); Type: ACL; Schema: tasker; Owner: -
 --
 
-REVOKE ALL ON FUNCTION tasker._move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tasker._move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone, p_finalized boolean) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _notify_step_results(); Type: ACL; Schema: tasker; Owner: -

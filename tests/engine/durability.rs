@@ -1,0 +1,108 @@
+//! Which engine calls commit asynchronously, and that what they change stays right when they do:
+//! a claim that read messages and the finalizer's call turn `synchronous_commit` off for their
+//! own transaction only (a lost one is re-made: docs/worker-protocol.md); the finalizer clears a
+//! task's flag in the same row write as the task's move.
+
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::support::*;
+
+/// `synchronous_commit` as a transaction that starts with it `on` (the server default; the test
+/// cluster runs with it off) sees it after running `sql`.
+async fn commit_mode_after(pool: &PgPool, sql: &str) -> String {
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL synchronous_commit = on").execute(&mut *tx).await.expect("set");
+    sqlx::query(sql).execute(&mut *tx).await.expect(sql);
+    let mode: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(&mut *tx).await.expect("show");
+    tx.commit().await.expect("commit");
+    mode
+}
+
+async fn single_task(pool: &PgPool) -> Uuid {
+    register(pool, template("demo", "single", &[("only", &[])], json!({"max_attempts": 1}))).await;
+    create_task(pool, "demo", "single", json!({})).await
+}
+
+#[tokio::test]
+async fn a_claim_that_read_messages_commits_asynchronously_and_an_empty_one_changes_nothing() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let _task = single_task(pool).await;
+    let server: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(pool).await.expect("show");
+    assert_eq!(commit_mode_after(pool, "SELECT * FROM tasker.claim_steps('demo', 10, 30)").await, "off");
+    // Nothing left to read: the transaction keeps its setting.
+    assert_eq!(commit_mode_after(pool, "SELECT * FROM tasker.claim_steps('demo', 10, 30)").await, "on");
+    // The setting was the claim's transaction's alone: the sessions keep the server's.
+    for _ in 0..4 {
+        let mode: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(pool).await.expect("show");
+        assert_eq!(mode, server);
+    }
+}
+
+#[tokio::test]
+async fn the_result_is_acknowledged_durably() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let _task = single_task(pool).await;
+    let c = claim(pool, "demo", 1, None).await.remove(0);
+    let submit = format!(
+        "SELECT * FROM tasker.submit_step_results('[{{\"step_uuid\": \"{}\", \"attempt\": {}, \"msg_id\": {}, \"status\": \"success\"}}]')",
+        c.step_uuid, c.attempt, c.msg_id
+    );
+    assert_eq!(commit_mode_after(pool, &submit).await, "on");
+}
+
+#[tokio::test]
+async fn the_finalizer_commits_asynchronously_and_clears_the_flag_with_the_move() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single_task(pool).await;
+    let c = claim(pool, "demo", 1, None).await.remove(0);
+    assert!(submit(pool, &c, &Outcome::ok()).await);
+    assert!(task_flagged(pool, task).await);
+
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL synchronous_commit = on").execute(&mut *tx).await.expect("set");
+    let taken: Vec<(Uuid, String, String)> =
+        sqlx::query_as("SELECT * FROM tasker.finalize_tasks(10)").fetch_all(&mut *tx).await.expect("finalize");
+    let mode: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(&mut *tx).await.expect("show");
+    let upd: i64 =
+        sqlx::query_scalar("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relid = 'tasker.tasks'::regclass")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("xact stats");
+    tx.commit().await.expect("commit");
+    assert_eq!(taken, vec![(task, "steps_in_process".to_string(), "complete".to_string())]);
+    assert_eq!(mode, "off");
+    assert_eq!(upd, 1, "the move and the flag's clearing are one row write");
+    assert!(!task_flagged(pool, task).await);
+}
+
+#[tokio::test]
+async fn a_flagged_task_already_in_its_state_loses_its_flag_and_gains_no_history() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let task = single_task(pool).await;
+    sqlx::query("UPDATE tasker.tasks SET finalization_requested_at = now() WHERE task_uuid = $1")
+        .bind(task)
+        .execute(pool)
+        .await
+        .expect("flag");
+    let history = task_history(pool, task).await.len();
+    let taken = finalize(pool, None).await;
+    assert_eq!(taken, vec![(task, "steps_in_process".to_string(), "steps_in_process".to_string())]);
+    assert!(!task_flagged(pool, task).await);
+    assert_eq!(task_history(pool, task).await.len(), history);
+    // finalize_task (operators) clears it the same way.
+    sqlx::query("UPDATE tasker.tasks SET finalization_requested_at = now() WHERE task_uuid = $1")
+        .bind(task)
+        .execute(pool)
+        .await
+        .expect("flag");
+    let state: String =
+        sqlx::query_scalar("SELECT tasker.finalize_task($1)").bind(task).fetch_one(pool).await.expect("finalize_task");
+    assert_eq!(state, "steps_in_process");
+    assert!(!task_flagged(pool, task).await);
+}
