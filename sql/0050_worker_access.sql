@@ -6,17 +6,23 @@
 -- otherwise (a worker role, a member of tasker_worker) only when tasker.worker_namespaces names a
 -- role the session user is a member of with p_namespace or '*'. session_user, not current_user:
 -- inside the SECURITY DEFINER caller current_user is always the owner. Reads no locks.
+-- PL/pgSQL, not SQL: it runs on every claim and acknowledgement, and a SQL function with a SET
+-- clause is planned again on every call, while PL/pgSQL keeps its plans for the session.
 CREATE OR REPLACE FUNCTION tasker._worker_may_serve(p_namespace text)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = ''
 AS $$
-    SELECT pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')
-        OR EXISTS (SELECT 1
+BEGIN
+    IF pg_catalog.pg_has_role(session_user, current_user, 'MEMBER') THEN
+        RETURN true;
+    END IF;
+    RETURN EXISTS (SELECT 1
                      FROM tasker.worker_namespaces w
                      JOIN pg_catalog.pg_roles r ON r.rolname = w.role_name
                     WHERE w.namespace IN (p_namespace, '*')
                       AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER'));
+END;
 $$;
 COMMENT ON FUNCTION tasker._worker_may_serve(text) IS
     'Whether the session user may serve p_namespace: the owning role, its members and superusers always; a worker role when tasker.worker_namespaces allows it (or a role it belongs to) that namespace or ''*''.';

@@ -90,7 +90,10 @@ BEGIN
           FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
                    ord bigint, step_uuid uuid, attempt integer, msg_id bigint, status text, result jsonb, error jsonb,
                    retry_after_ms bigint)
-          JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = x.step_uuid
+          -- OFFSET 0 keeps the state test out of this read by primary key: pushed down, it lets
+          -- the planner choose the partial in-flight index and read every step in flight.
+          JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids) OFFSET 0) s
+            ON s.step_uuid = x.step_uuid
          WHERE s.state = 'in_progress'
            AND s.attempts = x.attempt
            AND s.dispatch_msg_id = x.msg_id
@@ -185,8 +188,12 @@ BEGIN
                AND (EXISTS (SELECT 1 FROM tasker.workflow_steps s
                              WHERE s.task_uuid = t.task_uuid
                                AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}')))
-                    OR NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
-                                    WHERE s.task_uuid = t.task_uuid AND s.state IN ('enqueued', 'in_progress')))
+                    -- Nothing of the task left in flight: one probe of workflow_steps_task_in_flight
+                    -- per task. A scalar subquery, not NOT EXISTS: inside an OR the planner turns
+                    -- NOT EXISTS into a hashed subplan that reads every in-flight step of every task.
+                    OR (SELECT 1 FROM tasker.workflow_steps s
+                         WHERE s.task_uuid = t.task_uuid AND s.state IN ('enqueued', 'in_progress')
+                         LIMIT 1) IS NULL)
             RETURNING t.task_uuid
         )
         SELECT array_agg(flagged.task_uuid) INTO v_flag FROM flagged;

@@ -60,14 +60,17 @@ BEGIN
                    'message', format('step %s: no result %s after its timeout and its queue message is gone',
                                      s.name, p_grace_seconds || 's'))) ORDER BY s.step_uuid)
       INTO v_results
-      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress';
+      -- (OFFSET 0: read by primary key, not through the in-flight index the state test matches.)
+      FROM (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_lost) OFFSET 0) s
+     WHERE s.state = 'in_progress';
     IF v_results IS NOT NULL THEN
         SELECT a.retried + a.failed INTO v_applied FROM tasker.apply_step_results(v_results, v_now) a;
         v_count := v_count + v_applied;
     END IF;
 
     SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_failed
-      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'enqueued';
+      FROM (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_lost) OFFSET 0) s
+     WHERE s.state = 'enqueued';
     IF v_failed IS NOT NULL THEN
         PERFORM tasker.transition_steps(v_failed, 'fail',
             array_fill(jsonb_build_object('error', jsonb_build_object('class', 'Stale',

@@ -118,9 +118,11 @@ pub async fn read(pool: &PgPool, statements: bool) -> anyhow::Result<Counters> {
     Ok(out)
 }
 
-/// Waits long enough for idle sessions to flush their statistics.
+/// Waits long enough for idle sessions to flush their statistics (PostgreSQL 15 flushes a
+/// session's pending counts at most once a second, and an idle session's after a timeout of up to
+/// a few seconds: with 1.5 s, runs that ended in a burst still showed fewer deletes than messages).
 pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
 }
 
 /// Prints the counts per step of a run of `steps` steps.

@@ -63,16 +63,16 @@ async fn the_finalizer_commits_asynchronously_and_clears_the_flag_with_the_move(
     assert!(submit(pool, &c, &Outcome::ok()).await);
     assert!(task_flagged(pool, task).await);
 
+    // The session's pending table counts (pg_stat_xact_user_tables) may still hold earlier
+    // transactions' until the session flushes them: compare before and after, in one transaction.
+    const UPDATES: &str = "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relid = 'tasker.tasks'::regclass";
     let mut tx = pool.begin().await.expect("begin");
     sqlx::query("SET LOCAL synchronous_commit = on").execute(&mut *tx).await.expect("set");
+    let before: i64 = sqlx::query_scalar(UPDATES).fetch_one(&mut *tx).await.expect("xact stats");
     let taken: Vec<(Uuid, String, String)> =
         sqlx::query_as("SELECT * FROM tasker.finalize_tasks(10)").fetch_all(&mut *tx).await.expect("finalize");
     let mode: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(&mut *tx).await.expect("show");
-    let upd: i64 =
-        sqlx::query_scalar("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relid = 'tasker.tasks'::regclass")
-            .fetch_one(&mut *tx)
-            .await
-            .expect("xact stats");
+    let upd = sqlx::query_scalar::<_, i64>(UPDATES).fetch_one(&mut *tx).await.expect("xact stats") - before;
     tx.commit().await.expect("commit");
     assert_eq!(taken, vec![(task, "steps_in_process".to_string(), "complete".to_string())]);
     assert_eq!(mode, "off");

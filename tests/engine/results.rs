@@ -580,3 +580,32 @@ async fn a_claim_in_a_transaction_begun_before_its_parent_completed_is_dated_aft
         pa.completed_at
     );
 }
+
+/// An acknowledgement asks whether its task has anything left in flight; it must ask about its
+/// task only. It used to read every in-flight step of every task (a hashed subplan over
+/// workflow_steps_in_flight), so its cost grew with the whole system's work in flight.
+#[tokio::test]
+async fn an_acknowledgement_reads_its_own_tasks_steps_not_everything_in_flight() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "pair", &[("a", &[]), ("b", &["a"])], json!({"max_attempts": 1}))).await;
+    for i in 0..300 {
+        create_task(pool, "demo", "pair", json!({"i": i})).await;
+    }
+    sqlx::query("ANALYZE tasker.workflow_steps").execute(pool).await.expect("analyze");
+    let c = claim(pool, "demo", 1, None).await.remove(0);
+    // Differences within one transaction (the session's pending counts may hold earlier ones).
+    const FETCHED: &str =
+        "SELECT idx_tup_fetch + seq_tup_read FROM pg_stat_xact_user_tables WHERE relid = 'tasker.workflow_steps'::regclass";
+    let mut tx = pool.begin().await.expect("begin");
+    let before: i64 = sqlx::query_scalar(FETCHED).fetch_one(&mut *tx).await.expect("stats");
+    let accepted: bool = sqlx::query_scalar("SELECT accepted FROM tasker.submit_step_results($1)")
+        .bind(json!([result_json(&c, &Outcome::ok())]))
+        .fetch_one(&mut *tx)
+        .await
+        .expect("submit");
+    let read = sqlx::query_scalar::<_, i64>(FETCHED).fetch_one(&mut *tx).await.expect("stats") - before;
+    tx.commit().await.expect("commit");
+    assert!(accepted);
+    assert!(read < 60, "one acknowledgement read {read} step rows with 300 steps of other tasks in flight");
+}

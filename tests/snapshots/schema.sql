@@ -642,15 +642,19 @@ $$;
 --
 
 CREATE FUNCTION tasker._worker_may_serve(p_namespace text) RETURNS boolean
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-    SELECT pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')
-        OR EXISTS (SELECT 1
+BEGIN
+    IF pg_catalog.pg_has_role(session_user, current_user, 'MEMBER') THEN
+        RETURN true;
+    END IF;
+    RETURN EXISTS (SELECT 1
                      FROM tasker.worker_namespaces w
                      JOIN pg_catalog.pg_roles r ON r.rolname = w.role_name
                     WHERE w.namespace IN (p_namespace, '*')
                       AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER'));
+END;
 $$;
 
 --
@@ -731,7 +735,10 @@ BEGIN
           FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
                    ord bigint, step_uuid uuid, attempt integer, msg_id bigint, status text, result jsonb, error jsonb,
                    retry_after_ms bigint)
-          JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = x.step_uuid
+          -- OFFSET 0 keeps the state test out of this read by primary key: pushed down, it lets
+          -- the planner choose the partial in-flight index and read every step in flight.
+          JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids) OFFSET 0) s
+            ON s.step_uuid = x.step_uuid
          WHERE s.state = 'in_progress'
            AND s.attempts = x.attempt
            AND s.dispatch_msg_id = x.msg_id
@@ -826,8 +833,12 @@ BEGIN
                AND (EXISTS (SELECT 1 FROM tasker.workflow_steps s
                              WHERE s.task_uuid = t.task_uuid
                                AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}')))
-                    OR NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s
-                                    WHERE s.task_uuid = t.task_uuid AND s.state IN ('enqueued', 'in_progress')))
+                    -- Nothing of the task left in flight: one probe of workflow_steps_task_in_flight
+                    -- per task. A scalar subquery, not NOT EXISTS: inside an OR the planner turns
+                    -- NOT EXISTS into a hashed subplan that reads every in-flight step of every task.
+                    OR (SELECT 1 FROM tasker.workflow_steps s
+                         WHERE s.task_uuid = t.task_uuid AND s.state IN ('enqueued', 'in_progress')
+                         LIMIT 1) IS NULL)
             RETURNING t.task_uuid
         )
         SELECT array_agg(flagged.task_uuid) INTO v_flag FROM flagged;
@@ -2634,14 +2645,17 @@ BEGIN
                    'message', format('step %s: no result %s after its timeout and its queue message is gone',
                                      s.name, p_grace_seconds || 's'))) ORDER BY s.step_uuid)
       INTO v_results
-      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'in_progress';
+      -- (OFFSET 0: read by primary key, not through the in-flight index the state test matches.)
+      FROM (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_lost) OFFSET 0) s
+     WHERE s.state = 'in_progress';
     IF v_results IS NOT NULL THEN
         SELECT a.retried + a.failed INTO v_applied FROM tasker.apply_step_results(v_results, v_now) a;
         v_count := v_count + v_applied;
     END IF;
 
     SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_failed
-      FROM tasker.workflow_steps s WHERE s.step_uuid = ANY (v_lost) AND s.state = 'enqueued';
+      FROM (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_lost) OFFSET 0) s
+     WHERE s.state = 'enqueued';
     IF v_failed IS NOT NULL THEN
         PERFORM tasker.transition_steps(v_failed, 'fail',
             array_fill(jsonb_build_object('error', jsonb_build_object('class', 'Stale',
@@ -3691,6 +3705,12 @@ CREATE INDEX workflow_steps_in_flight ON tasker.workflow_steps USING btree (clai
 --
 
 CREATE INDEX workflow_steps_ready ON tasker.workflow_steps USING btree (priority DESC, ready_at, step_uuid) WHERE (ready_at IS NOT NULL);
+
+--
+-- Name: workflow_steps_task_in_flight; Type: INDEX; Schema: tasker; Owner: -
+--
+
+CREATE INDEX workflow_steps_task_in_flight ON tasker.workflow_steps USING btree (task_uuid) WHERE (state = ANY (ARRAY['enqueued'::text, 'in_progress'::text]));
 
 --
 -- Name: step_executions_step; Type: INDEX; Schema: tasker_audit; Owner: -
