@@ -71,12 +71,17 @@ fn cpu_secs(pid: u32) -> f64 {
 
 /// CPU seconds used so far by every PostgreSQL process (backends, walwriter, autovacuum, ...).
 fn postgres_cpu_secs() -> f64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
+    postgres_cpu_by_pid().values().sum()
+}
+
+/// CPU seconds used so far by each PostgreSQL process, by pid.
+fn postgres_cpu_by_pid() -> std::collections::HashMap<u32, f64> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Default::default() };
     dir.filter_map(std::result::Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
-        .map(cpu_secs)
-        .sum()
+        .map(|pid| (pid, cpu_secs(pid)))
+        .collect()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -221,6 +226,17 @@ async fn main() -> anyhow::Result<()> {
     .bind(&tasks)
     .fetch_all(&pool)
     .await?;
+    // Claims made in the transaction that acknowledged the parent (the worker's chained claim).
+    let (claims, chained): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE EXISTS (
+                    SELECT 1 FROM tasker.workflow_step_transitions p
+                     WHERE p.task_uuid = c.task_uuid AND p.xid = c.xid AND p.event = 'complete'))
+           FROM tasker.workflow_step_transitions c
+          WHERE c.task_uuid = ANY ($1) AND c.event = 'claim'",
+    )
+    .bind(&tasks)
+    .fetch_one(&pool)
+    .await?;
     let (e2e_p50, e2e_p95, e2e_mean) = summary(e2e);
     let (st_p50, st_p95, _) = summary(stages.iter().map(|s| s.1).collect());
     let (full_p50, full_p95, _) = summary(stages.iter().map(|s| s.2).collect());
@@ -246,6 +262,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let worker_pids: Vec<u32> = worker_procs.iter().map(|p| p.0.id()).collect();
     let cpu_before = (cpu_secs(server_pid), worker_pids.iter().map(|p| cpu_secs(*p)).sum::<f64>(), postgres_cpu_secs());
+    let pg_cpu_before = postgres_cpu_by_pid();
     if profile {
         sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").execute(&pool).await?;
         sqlx::query("SELECT pg_stat_statements_reset()").execute(&pool).await?;
@@ -291,6 +308,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let w3 = t0.elapsed();
+    let pg_cpu_after = postgres_cpu_by_pid();
     let cpu = (
         cpu_secs(server_pid) - cpu_before.0,
         worker_pids.iter().map(|p| cpu_secs(*p)).sum::<f64>() - cpu_before.1,
@@ -308,6 +326,7 @@ async fn main() -> anyhow::Result<()> {
     println!("W1 linear x {w1_runs}: end-to-end p50 {e2e_p50:.1} ms, p95 {e2e_p95:.1} ms, mean {e2e_mean:.1} ms");
     println!("   per stage (step k complete -> step k+1 claimed): p50 {st_p50:.2} ms, p95 {st_p95:.2} ms");
     println!("   per stage (step k complete -> step k+1 complete): p50 {full_p50:.2} ms, p95 {full_p95:.2} ms");
+    println!("   claims chained to the parent's acknowledgement: {chained} of {claims}");
     println!("W2 fan-out 1->100->1: {w2_ms:.0} ms");
     println!(
         "W3 {w3_tasks} diamond tasks: submitted in {:.2} s ({} retries after 503), all complete in {:.2} s = {:.0} steps/s",
@@ -349,6 +368,34 @@ async fn main() -> anyhow::Result<()> {
         )
         .fetch_all(&pool)
         .await?;
+        // PostgreSQL CPU by connection: which client's backends (application_name, and whether
+        // the connection only LISTENs) or which auxiliary process burned it.
+        let activity: Vec<(i32, String, String, String)> = sqlx::query_as(
+            "SELECT pid, coalesce(backend_type, ''), coalesce(application_name, ''), coalesce(query, '')
+               FROM pg_stat_activity",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let mut by_kind: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
+        for (pid, cpu_after) in &pg_cpu_after {
+            let used = cpu_after - pg_cpu_before.get(pid).copied().unwrap_or(0.0);
+            let kind = match activity.iter().find(|a| a.0 as u32 == *pid) {
+                Some((_, backend, app, query)) if backend == "client backend" => {
+                    let listen =
+                        if query.trim_start().to_ascii_uppercase().starts_with("LISTEN") { " (listener)" } else { "" };
+                    format!("{app}{listen}")
+                }
+                Some((_, backend, ..)) => backend.clone(),
+                None => "postmaster or exited".into(),
+            };
+            let e = by_kind.entry(kind).or_default();
+            e.0 += 1;
+            e.1 += used;
+        }
+        println!("W3 profile: PostgreSQL CPU seconds by connection kind");
+        for (kind, (n, used)) in by_kind {
+            println!("   {used:>7.2}  {n:>3} process(es)  {kind}");
+        }
         println!("W3 profile: statements by total execution time (ms)");
         for (q, calls, total) in statements {
             println!("   {total:>9.1}  {calls:>7}  {q}");

@@ -4,7 +4,7 @@
 -- waiting_for_retry with all parents satisfied (the unfinished-parent counter may still count
 -- parents completed in the caller's transaction: the enqueue writes it as 0).
 -- Guarantees, in the caller's transaction: each step moves to enqueued (history row written) and
--- one message per step is sent with pgmq.send_batch to worker_<namespace>_queue, one batch per
+-- one message per step is sent to worker_<namespace>_queue (tasker._queue_send, as pgmq.send_batch), one batch per
 -- queue; tasks of those steps that were waiting or initializing move to steps_in_process (through
 -- enqueuing_steps); channel tasker_step_dispatched is notified once per queue with the queue name.
 -- Because the state change and the send commit together, a step is never dispatched twice and
@@ -43,7 +43,7 @@ BEGIN
          WHERE s.step_uuid = ANY (p_step_uuids)
          GROUP BY n.queue_name
     LOOP
-        PERFORM pgmq.send_batch(v_queue.queue_name, v_queue.messages);
+        PERFORM tasker._queue_send(v_queue.queue_name, v_queue.messages);
         PERFORM pg_notify('tasker_step_dispatched', v_queue.queue_name);
     END LOOP;
 

@@ -1,8 +1,8 @@
 -- tasker.claim_steps(namespace, limit, visibility_timeout_seconds, worker, now): the worker's
 -- one call to get work.
 --
--- Reads up to p_limit messages from worker_<namespace>_queue with pgmq.read (the messages stay
--- invisible for p_vt_seconds) and, for each:
+-- Reads up to p_limit messages from worker_<namespace>_queue as pgmq.read does
+-- (tasker._queue_read; the messages stay invisible for p_vt_seconds) and, for each:
 --   * step enqueued                      -> claimed: in_progress, attempts + 1;
 --   * step in_progress, message redelivered (its previous holder let the visibility timeout
 --     pass: crashed or stuck)            -> re-claimed as a new attempt while attempts remain;
@@ -10,21 +10,24 @@
 --     class VisibilityTimeout applied by tasker.apply_step_results under the step lock this
 --     call holds, so its task is flagged for finalization) and the message is deleted;
 --   * step in any other state or gone    -> the message is stale and is deleted.
--- Guarantees: a step is claimed by at most one caller at a time (pgmq.read skips locked
+-- Guarantees: a step is claimed by at most one caller at a time (the read skips locked
 -- messages and the step row is locked); the attempt number returned must be passed back to
 -- tasker.submit_step_result, which refuses results of superseded attempts. A late result of the
 -- lost attempt is refused too: the step is no longer in_progress on it.
--- Locks: the messages read (pgmq.read, SKIP LOCKED: never waits for a message), then the steps
--- they name in step_uuid order; for exhausted steps, then their tasks (apply_step_results).
+-- Locks: the messages read (SKIP LOCKED: never waits for a message), then the steps they name
+-- in step_uuid order; for exhausted steps, then their tasks (apply_step_results).
 -- Returns, per claimed step, everything its handler needs: the task context, the step's inputs
 -- and a map of its parents' results by step name, plus the message id to heartbeat and ack with.
 -- Callable by the tasker_worker role (SECURITY DEFINER, owned by the migrating role): a worker
 -- role may claim only from the namespaces tasker.worker_namespaces allows it (42501 otherwise).
 -- Raises TK002 for an unknown namespace, TK004 for a limit below 1 or a visibility timeout
 -- outside 1 s .. 12 h (43200 s).
--- Durability: a claim that read messages commits asynchronously (synchronous_commit is off for
--- the rest of the caller's transaction, which the worker protocol keeps to this one call): the
--- worker does not wait for a disk flush before it runs the handler. A claim lost to a crash of
+-- Durability: a claim that read messages, and is the first write of its transaction, commits
+-- asynchronously (synchronous_commit is off for the rest of the caller's transaction, which the
+-- worker protocol keeps to this one call): the worker does not wait for a disk flush before it
+-- runs the handler. A claim made after tasker.submit_step_results in the same transaction (the
+-- chained claim of docs/worker-protocol.md) leaves the commit synchronous: the acknowledgement
+-- it follows is durable when the commit returns. A claim lost to a crash of
 -- PostgreSQL within the WAL writer's delay (about 0.6 s at most) is simply undone: the message
 -- is visible again and the step enqueued on its previous attempt, so the step runs again, as it
 -- does when a worker dies before its ack (at least once). Whatever depends on the claim commits
@@ -72,6 +75,8 @@ DECLARE
     v_ids      uuid[];
     v_decided  jsonb;
     v_meta     jsonb := CASE WHEN p_worker IS NULL THEN NULL ELSE jsonb_build_object('worker', p_worker) END;
+    -- Nothing written yet in this transaction: the claim may commit asynchronously.
+    v_alone    boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL;
 BEGIN
     PERFORM tasker._require_worker_namespaces(ARRAY[p_namespace]);
     SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
@@ -88,11 +93,13 @@ BEGIN
                'step_uuid', CASE WHEN m.message ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                                  THEN m.message ->> 'step_uuid' END)), '[]'::jsonb)
       INTO v_msgs
-      FROM pgmq.read(v_queue, p_vt_seconds, p_limit) m;
+      FROM tasker._queue_read(v_queue, p_vt_seconds, p_limit) m;
     IF jsonb_array_length(v_msgs) = 0 THEN
         RETURN;
     END IF;
-    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+    IF v_alone THEN
+        PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+    END IF;
 
     -- Ids first, as an array: the planner then reads the steps through their primary key.
     v_ids := ARRAY(SELECT x.step_uuid FROM jsonb_to_recordset(v_msgs) AS x (msg_id bigint, step_uuid uuid)
@@ -159,7 +166,7 @@ BEGIN
     END IF;
 
     IF v_stale IS NOT NULL THEN
-        PERFORM pgmq.delete(v_queue, v_stale);
+        PERFORM tasker._queue_delete(v_queue, v_stale);
     END IF;
 
     IF v_claim IS NOT NULL THEN

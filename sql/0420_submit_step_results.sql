@@ -134,7 +134,7 @@ BEGIN
              WHERE d.accepted
              GROUP BY d.queue_name
         LOOP
-            PERFORM pgmq.delete(v_queue.queue_name, v_queue.msg_ids);
+            PERFORM tasker._queue_delete(v_queue.queue_name, v_queue.msg_ids);
         END LOOP;
     END IF;
 

@@ -434,6 +434,54 @@ async fn notifications_drive_claims_without_polling() {
     orch.stop().await;
 }
 
+/// A worker that neither listens nor polls (ticks an hour long) claims once, at start-up: only
+/// the claims it chains to its acknowledgements can carry a task past its root.
+#[tokio::test]
+async fn chained_claims_alone_carry_a_linear_task_to_its_end() {
+    let db = setup().await;
+    let orch = Orchestrator::start(db.pool.clone());
+    let task = create_task(&db.pool, "demo", "linear", json!({})).await;
+    let cfg = WorkerConfig { poll_interval: Duration::from_secs(3600), listen: false, ..config("w1") };
+    let worker = start_worker(&db, builtin_registry(), cfg).await;
+    wait_for_task(&db.pool, task, "complete").await;
+    let snapshot = worker.metrics.snapshot();
+    assert_eq!(snapshot.succeeded, 10);
+    assert_eq!(snapshot.claimed, 10);
+    // Each step after the first was claimed in the transaction that acknowledged its parent.
+    let chained: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tasker.workflow_step_transitions c
+           JOIN tasker.workflow_step_transitions p ON p.task_uuid = c.task_uuid AND p.xid = c.xid
+          WHERE c.task_uuid = $1 AND c.event = 'claim' AND p.event = 'complete'",
+    )
+    .bind(task)
+    .fetch_one(&db.pool)
+    .await
+    .expect("history");
+    assert_eq!(chained, 9);
+    worker.stop().await;
+    orch.stop().await;
+}
+
+/// A chained claim that fails never costs the acknowledgement: the results are submitted alone
+/// and the claim's error is reported beside them.
+#[tokio::test]
+async fn a_failing_chained_claim_leaves_the_results_applied() {
+    use tasker_orchestration::db::worker as sql;
+    let db = setup().await;
+    let pool = worker_pool(&db).await;
+    let task = create_task(&db.pool, "demo", "linear", json!({})).await;
+    let step = sql::claim_steps(&pool, "demo", 1, 30, "w1").await.expect("claim").remove(0);
+    let result = json!([{"step_uuid": step.step_uuid, "attempt": step.attempt, "msg_id": step.msg_id,
+                         "status": "success", "result": {"ok": true}}]);
+    let results = result.as_array().cloned().unwrap_or_default();
+    let done = sql::submit_and_claim(&pool, &results, "no_such_namespace", 5, 30, "w1").await.expect("submit");
+    assert_eq!(done.outcomes.len(), 1);
+    assert!(done.outcomes[0].accepted);
+    let err = done.claimed.expect_err("the claim of an unknown namespace fails");
+    assert!(err.to_string().contains("no_such_namespace"), "{err}");
+    assert_eq!(steps(&db.pool, task).await[&step.step_name].state, "complete");
+}
+
 #[tokio::test]
 async fn record_executions_writes_one_row_per_invocation() {
     let db = setup().await;

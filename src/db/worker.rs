@@ -64,18 +64,15 @@ pub async fn claim_steps(
     vt_seconds: i32,
     worker_id: &str,
 ) -> Result<Vec<ClaimedStep>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT msg_id, step_uuid, task_uuid, attempt, max_attempts, namespace, task_name, task_version,
-                step_name, handler, timeout_seconds, context, inputs, parent_results
-           FROM tasker.claim_steps($1, $2, $3, $4)",
-    )
-    .bind(namespace)
-    .bind(limit)
-    .bind(vt_seconds)
-    .bind(worker_id)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(CLAIM_STEPS).bind(namespace).bind(limit).bind(vt_seconds).bind(worker_id).fetch_all(pool).await
 }
+
+const CLAIM_STEPS: &str =
+    "SELECT msg_id, step_uuid, task_uuid, attempt, max_attempts, namespace, task_name, task_version,
+        step_name, handler, timeout_seconds, context, inputs, parent_results
+   FROM tasker.claim_steps($1, $2, $3, $4)";
+
+const SUBMIT_STEP_RESULTS: &str = "SELECT step_uuid, accepted FROM tasker.submit_step_results($1)";
 
 /// `tasker.extend_visibility`: pushes the visibility timeout of `msg_ids` of `namespace`'s queue
 /// `vt_seconds` into the future; returns the ids it extended (the others were already acked).
@@ -111,10 +108,55 @@ pub async fn submit_step_results<M: serde::Serialize + Sync>(
     pool: &PgPool,
     results: &[M],
 ) -> Result<Vec<SubmitOutcome>, sqlx::Error> {
-    sqlx::query_as("SELECT step_uuid, accepted FROM tasker.submit_step_results($1)")
-        .bind(Json(results))
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(SUBMIT_STEP_RESULTS).bind(Json(results)).fetch_all(pool).await
+}
+
+/// What [`submit_and_claim`] did: the results' outcomes, and the chained claim's steps or the
+/// error that made it give way to a plain submission.
+#[derive(Debug)]
+pub struct SubmittedAndClaimed {
+    /// One row per result, in order, as [`submit_step_results`] returns them.
+    pub outcomes: Vec<SubmitOutcome>,
+    /// The steps claimed in the acknowledgement's transaction, or why the claim failed (the
+    /// results were then submitted on their own).
+    pub claimed: Result<Vec<ClaimedStep>, sqlx::Error>,
+}
+
+/// The chained claim (docs/worker-protocol.md): `tasker.submit_step_results` and then
+/// `tasker.claim_steps` for up to `limit` steps of `namespace`, in one transaction and one
+/// (durable) commit, so that the children the results release are claimed without waiting for a
+/// dispatch notification. A failing claim never costs the acknowledgement: the transaction is
+/// rolled back and the results are submitted on their own. An error of the submission itself (or
+/// of the commit) is returned as is, and nothing of the call was applied.
+pub async fn submit_and_claim<M: serde::Serialize + Sync>(
+    pool: &PgPool,
+    results: &[M],
+    namespace: &str,
+    limit: i32,
+    vt_seconds: i32,
+    worker_id: &str,
+) -> Result<SubmittedAndClaimed, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let outcomes: Vec<SubmitOutcome> =
+        sqlx::query_as(SUBMIT_STEP_RESULTS).bind(Json(results)).fetch_all(&mut *tx).await?;
+    let claimed: Result<Vec<ClaimedStep>, sqlx::Error> = sqlx::query_as(CLAIM_STEPS)
+        .bind(namespace)
+        .bind(limit)
+        .bind(vt_seconds)
+        .bind(worker_id)
+        .fetch_all(&mut *tx)
+        .await;
+    match claimed {
+        Ok(steps) => {
+            tx.commit().await?;
+            Ok(SubmittedAndClaimed { outcomes, claimed: Ok(steps) })
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            let outcomes = submit_step_results(pool, results).await?;
+            Ok(SubmittedAndClaimed { outcomes, claimed: Err(e) })
+        }
+    }
 }
 
 /// One handler invocation, as recorded in `tasker_audit.step_executions`.

@@ -58,8 +58,14 @@ impl Slots {
         self.held().iter().map(|(ns, ids)| (ns.clone(), ids.keys().copied().collect())).collect()
     }
 
+    /// Up to `n` free slots reserved for a claim (none when no slot is free).
+    pub(super) fn reserve(&self, n: usize) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(n.min(self.available())).ok().filter(|n| *n > 0)?;
+        Arc::clone(&self.permits).try_acquire_many_owned(n).ok()
+    }
+
     /// Holds `permit` (one reserved for a claim) and the message `msg_id` for a claimed step.
-    fn hold(self: &Arc<Self>, namespace: &str, msg_id: i64, permit: Option<OwnedSemaphorePermit>) -> Slot {
+    pub(super) fn hold(self: &Arc<Self>, namespace: &str, msg_id: i64, permit: Option<OwnedSemaphorePermit>) -> Slot {
         *self.held().entry(namespace.to_string()).or_default().entry(msg_id).or_insert(0) += 1;
         self.metrics.claimed.fetch_add(1, Ordering::Relaxed);
         self.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -75,6 +81,20 @@ pub(super) struct Slot {
     namespace: String,
     msg_id: i64,
     permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Slot {
+    /// The namespace of the step holding this slot.
+    pub(super) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Takes the slot's concurrency permit, for a chained claim: the step's result is being
+    /// submitted, so its slot may go to a step claimed in the same transaction. The slot keeps
+    /// holding its message for the heartbeat until it is dropped.
+    pub(super) fn take_permit(&mut self) -> Option<OwnedSemaphorePermit> {
+        self.permit.take()
+    }
 }
 
 impl Drop for Slot {

@@ -13,11 +13,14 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, warn};
 use uuid::Uuid;
 
-use super::claim::Slot;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
+
+use super::claim::{Slot, Slots};
 use super::config::WorkerConfig;
 use super::handler::{StepError, StepOutcome};
 use super::metrics::WorkerMetrics;
-use crate::db::worker as sql;
+use crate::db::worker::{self as sql, ClaimedStep, SubmitOutcome};
 
 /// Most results sent in one `tasker.submit_step_results` call.
 pub const SUBMIT_BATCH_MAX: usize = 100;
@@ -87,6 +90,25 @@ pub(super) struct Completed {
     pub(super) slot: Slot,
 }
 
+/// What the submitter needs to chain claims to its acknowledgements (docs/worker-protocol.md,
+/// "Chained claim"): the slots to claim into, the claim's settings, where to hand the claimed
+/// steps to the run loop, and the shutdown that ends chaining.
+#[derive(Debug)]
+pub(super) struct Chain {
+    /// The worker's slots: a chained claim takes the batch's own and what is free.
+    pub(super) slots: Arc<Slots>,
+    /// Most steps per claim.
+    pub(super) batch_size: usize,
+    /// The claim's visibility timeout, in seconds.
+    pub(super) vt_seconds: i32,
+    /// Recorded in the claimed steps' history.
+    pub(super) worker_id: String,
+    /// The run loop, which runs what is claimed.
+    pub(super) claimed: mpsc::UnboundedSender<(ClaimedStep, Slot)>,
+    /// Once cancelled, results are submitted without a claim.
+    pub(super) stop: CancellationToken,
+}
+
 /// Submits results, retrying transient failures.
 #[derive(Debug)]
 pub(super) struct Reporter {
@@ -112,20 +134,29 @@ impl Reporter {
         }
         let (messages, _slots): (Vec<StepResultMessage>, Vec<Slot>) =
             batch.into_iter().map(|c| (c.message, c.slot)).unzip();
+        self.submit_messages(&messages).await
+    }
+
+    /// Counts and logs the outcomes of a submission; returns how many results were accepted.
+    fn tally(&self, submitted: usize, rows: &[SubmitOutcome]) -> usize {
+        let accepted = rows.iter().filter(|r| r.accepted).count();
+        for row in rows.iter().filter(|r| !r.accepted) {
+            let step_uuid = row.step_uuid;
+            warn!(%step_uuid, "result not accepted: attempt superseded or step no longer in progress");
+        }
+        self.metrics.rejected.fetch_add((rows.len() - accepted) as u64, Ordering::Relaxed);
+        debug!(submitted, accepted, "submitted results");
+        accepted
+    }
+
+    /// Submits `messages` in one call, retrying transient failures for up to the reporter's
+    /// patience. Returns how many results were accepted.
+    async fn submit_messages(&self, messages: &[StepResultMessage]) -> Result<usize, sqlx::Error> {
         let deadline = Instant::now() + self.patience;
         let mut failures = 0;
         loop {
-            match sql::submit_step_results(&self.pool, &messages).await {
-                Ok(rows) => {
-                    let accepted = rows.iter().filter(|r| r.accepted).count();
-                    for row in rows.iter().filter(|r| !r.accepted) {
-                        let step_uuid = row.step_uuid;
-                        warn!(%step_uuid, "result not accepted: attempt superseded or step no longer in progress");
-                    }
-                    self.metrics.rejected.fetch_add((rows.len() - accepted) as u64, Ordering::Relaxed);
-                    debug!(submitted = messages.len(), accepted, "submitted results");
-                    return Ok(accepted);
-                }
+            match sql::submit_step_results(&self.pool, messages).await {
+                Ok(rows) => return Ok(self.tally(messages.len(), &rows)),
                 // TK-class errors are the engine rejecting the input: retrying cannot help.
                 Err(e) if matches!(&e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("TK"))) => {
                     error!(error = %e, "results rejected by the engine; their steps will be redelivered");
@@ -145,9 +176,73 @@ impl Reporter {
         }
     }
 
-    /// Reports finished attempts from `rx`, batching those that finish together. Ends when every
-    /// sender is gone and the channel is drained.
-    pub(super) async fn run(self: Arc<Self>, mut rx: mpsc::Receiver<Completed>) {
+    /// Submits finished attempts and, in the same transaction, claims steps of the first result's
+    /// namespace into the slots the batch frees (plus free ones, at most a claim batch); the
+    /// claimed steps go to the run loop. A failing claim gives way to a plain submission
+    /// ([`sql::submit_and_claim`]); a failing submission is retried without a claim. Returns how
+    /// many results were accepted.
+    pub(super) async fn submit_chained(&self, mut batch: Vec<Completed>, chain: &Chain) -> Result<usize, sqlx::Error> {
+        let Some(namespace) = batch.first().map(|c| c.slot.namespace().to_string()) else {
+            return Ok(0);
+        };
+        // The batch's permits: its steps are done once the results are in.
+        let mut permit: Option<OwnedSemaphorePermit> = None;
+        for c in &mut batch {
+            merge(&mut permit, c.slot.take_permit());
+        }
+        let have = permit.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+        if have < chain.batch_size {
+            merge(&mut permit, chain.slots.reserve(chain.batch_size - have));
+        }
+        let limit = permit.as_ref().map_or(0, OwnedSemaphorePermit::num_permits).min(chain.batch_size);
+        let (messages, _slots): (Vec<StepResultMessage>, Vec<Slot>) =
+            batch.into_iter().map(|c| (c.message, c.slot)).unzip();
+        if limit == 0 {
+            return self.submit_messages(&messages).await;
+        }
+        let limit_i32 = i32::try_from(limit).unwrap_or(i32::MAX);
+        match sql::submit_and_claim(&self.pool, &messages, &namespace, limit_i32, chain.vt_seconds, &chain.worker_id)
+            .await
+        {
+            Ok(done) => {
+                let accepted = self.tally(messages.len(), &done.outcomes);
+                match done.claimed {
+                    Ok(steps) => {
+                        if !steps.is_empty() {
+                            debug!(claimed = steps.len(), "claimed with the acknowledgement");
+                        }
+                        for step in steps {
+                            let slot = chain.slots.hold(
+                                &step.namespace,
+                                step.msg_id,
+                                permit.as_mut().and_then(|p| p.split(1)),
+                            );
+                            // A run loop that has stopped drops the step: its message reappears
+                            // after the visibility timeout.
+                            let _ = chain.claimed.send((step, slot));
+                        }
+                    }
+                    Err(e) => {
+                        warn!(namespace = %namespace, error = %e, "chained claim failed; results submitted alone");
+                    }
+                }
+                Ok(accepted)
+            }
+            Err(e) if matches!(&e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("TK"))) => {
+                error!(error = %e, "results rejected by the engine; their steps will be redelivered");
+                Err(e)
+            }
+            Err(e) => {
+                warn!(error = %e, "submitting results failed; retrying");
+                self.submit_messages(&messages).await
+            }
+        }
+    }
+
+    /// Reports finished attempts from `rx`, batching those that finish together, with a chained
+    /// claim when `chain` is given and not stopped. Ends when every sender is gone and the channel
+    /// is drained.
+    pub(super) async fn run(self: Arc<Self>, mut rx: mpsc::Receiver<Completed>, chain: Option<Chain>) {
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             while batch.len() < SUBMIT_BATCH_MAX {
@@ -157,8 +252,20 @@ impl Reporter {
                 }
             }
             // Errors are logged in submit; the steps' messages reappear after the visibility timeout.
-            let _ = self.submit(batch).await;
+            let _ = match &chain {
+                Some(chain) if !chain.stop.is_cancelled() => self.submit_chained(batch, chain).await,
+                _ => self.submit(batch).await,
+            };
         }
+    }
+}
+
+/// Adds `more` to the permits in `into`.
+fn merge(into: &mut Option<OwnedSemaphorePermit>, more: Option<OwnedSemaphorePermit>) {
+    match (into.as_mut(), more) {
+        (Some(p), Some(more)) => p.merge(more),
+        (None, more) => *into = more,
+        (Some(_), None) => {}
     }
 }
 

@@ -7,7 +7,10 @@
 //! runs in its own task under the step's timeout ([`execute`](super::execute)). While steps run,
 //! one heartbeat task extends the visibility of their messages ([`heartbeat`](super::heartbeat)),
 //! and one submitter task reports finished steps in batches ([`report`](super::report)), which is
-//! the only way a dispatch message is ever deleted: ack after execute. A worker that dies mid-step
+//! the only way a dispatch message is ever deleted: ack after execute. The submitter chains a
+//! claim to each acknowledgement, in its transaction, for the slots the batch frees: the children
+//! its results release are claimed there and handed back to the loop, without waiting for their
+//! dispatch notification. A worker that dies mid-step
 //! leaves its messages to reappear after the visibility timeout.
 
 use std::collections::HashSet;
@@ -26,7 +29,7 @@ use super::execute::Executor;
 use super::handler::HandlerRegistry;
 use super::heartbeat::Heartbeat;
 use super::metrics::WorkerMetrics;
-use super::report::{backoff, Completed, Reporter};
+use super::report::{backoff, Chain, Completed, Reporter};
 use super::wake::Wakeups;
 use crate::db::worker::ClaimedStep;
 
@@ -150,7 +153,24 @@ impl Worker {
         let heartbeat_stop = CancellationToken::new();
         let heartbeat = tokio::spawn(Arc::clone(&self.heartbeat).run(heartbeat_stop.clone()));
         let (tx, rx) = mpsc::channel::<Completed>(cfg.concurrency);
-        let submitter = tokio::spawn(Arc::clone(&self.reporter).run(rx));
+        let (chained_tx, mut chained) = mpsc::unbounded_channel::<(ClaimedStep, Slot)>();
+        let chain = Chain {
+            slots: Arc::clone(&self.slots),
+            batch_size: cfg.batch_size,
+            vt_seconds: cfg.vt_seconds(),
+            worker_id: cfg.worker_id.clone(),
+            claimed: chained_tx,
+            stop: shutdown.clone(),
+        };
+        let submitter = tokio::spawn(Arc::clone(&self.reporter).run(rx, Some(chain)));
+        let spawn = |running: &mut JoinSet<()>, step: ClaimedStep, slot: Slot| {
+            let (step, tx) = (self.execute(step, slot), tx.clone());
+            running.spawn(async move {
+                if tx.send(step.await).await.is_err() {
+                    warn!("result dropped: the submitter has stopped");
+                }
+            });
+        };
 
         let mut running: JoinSet<()> = JoinSet::new();
         let mut poll = tokio::time::interval(cfg.poll_interval);
@@ -175,12 +195,7 @@ impl Worker {
                     Ok(claimed) if !claimed.is_empty() => {
                         failures = 0;
                         for (step, slot) in claimed {
-                            let (step, tx) = (self.execute(step, slot), tx.clone());
-                            running.spawn(async move {
-                                if tx.send(step.await).await.is_err() {
-                                    warn!("result dropped: the submitter has stopped");
-                                }
-                            });
+                            spawn(&mut running, step, slot);
                         }
                         continue;
                     }
@@ -203,6 +218,7 @@ impl Worker {
                         error!(error = %e, "step task failed");
                     }
                 }
+                Some((step, slot)) = chained.recv() => spawn(&mut running, step, slot),
                 _ = self.slots.freed() => {}
                 _ = wake.notified() => want_all |= wake.take().add_to(&mut want, namespaces).await,
                 _ = poll.tick() => want_all = true,
@@ -214,6 +230,12 @@ impl Worker {
             }
         }
 
+        // Steps a chained claim handed over before the shutdown still run; one that arrives later
+        // is dropped with its slot, and its message reappears after the visibility timeout.
+        chained.close();
+        while let Ok((step, slot)) = chained.try_recv() {
+            spawn(&mut running, step, slot);
+        }
         info!(running = running.len(), "worker stopping: no more claims; waiting for running steps");
         if let Some(listener) = listener {
             let _ = listener.await;

@@ -1,6 +1,7 @@
 //! Which engine calls commit asynchronously, and that what they change stays right when they do:
-//! a claim that read messages and the finalizer's call turn `synchronous_commit` off for their
-//! own transaction only (a lost one is re-made: docs/worker-protocol.md); the finalizer clears a
+//! a claim that read messages (as its transaction's first write) and the finalizer's call turn
+//! `synchronous_commit` off for their own transaction only (a lost one is re-made:
+//! docs/worker-protocol.md), a claim chained to an acknowledgement does not; the finalizer clears a
 //! task's flag in the same row write as the task's move.
 
 use serde_json::json;
@@ -52,6 +53,42 @@ async fn the_result_is_acknowledged_durably() {
         c.step_uuid, c.attempt, c.msg_id
     );
     assert_eq!(commit_mode_after(pool, &submit).await, "on");
+}
+
+#[tokio::test]
+async fn a_claim_chained_to_an_acknowledgement_claims_the_released_child_and_commits_durably() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "pair", &[("first", &[]), ("second", &["first"])], json!({"max_attempts": 1})))
+        .await;
+    let task = create_task(pool, "demo", "pair", json!({})).await;
+    let c = claim(pool, "demo", 1, None).await.remove(0);
+
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL synchronous_commit = on").execute(&mut *tx).await.expect("set");
+    let accepted: Vec<bool> = sqlx::query_scalar("SELECT accepted FROM tasker.submit_step_results($1)")
+        .bind(json!([{"step_uuid": c.step_uuid, "attempt": c.attempt, "msg_id": c.msg_id, "status": "success"}]))
+        .fetch_all(&mut *tx)
+        .await
+        .expect("submit");
+    let claimed: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT task_uuid, step_name FROM tasker.claim_steps('demo', 10, 30, 'chained')")
+            .fetch_all(&mut *tx)
+            .await
+            .expect("claim");
+    let mode: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(&mut *tx).await.expect("show");
+    tx.commit().await.expect("commit");
+
+    assert_eq!(accepted, vec![true]);
+    assert_eq!(claimed, vec![(task, "second".to_string())], "the released child is claimed in the same transaction");
+    assert_eq!(mode, "on", "a claim after an acknowledgement leaves its commit durable");
+    let second: String =
+        sqlx::query_scalar("SELECT state FROM tasker.workflow_steps WHERE task_uuid = $1 AND name = 'second'")
+            .bind(task)
+            .fetch_one(pool)
+            .await
+            .expect("state");
+    assert_eq!(second, "in_progress");
 }
 
 #[tokio::test]

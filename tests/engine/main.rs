@@ -17,6 +17,7 @@ mod operations_doc;
 mod operators;
 mod plpgsql_check;
 mod property;
+mod queue_messages;
 mod readiness;
 mod results;
 mod retention;

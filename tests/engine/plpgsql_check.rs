@@ -16,6 +16,27 @@ const ACCEPTED: &[(&str, &str, &str)] = &[
         "it deletes from pgmq archive tables through dynamic SQL, which plpgsql_check cannot see into",
     ),
     (
+        "tasker._queue_send",
+        "routine is marked as VOLATILE, should be STABLE",
+        "it inserts into a namespace's pgmq queue table through dynamic SQL, which plpgsql_check cannot see into",
+    ),
+    (
+        "tasker._queue_read",
+        "routine is marked as VOLATILE, should be STABLE",
+        "it updates a namespace's pgmq queue table through dynamic SQL, which plpgsql_check cannot see into",
+    ),
+    (
+        "tasker._queue_read",
+        "OUT variable",
+        "its rows come from RETURN QUERY EXECUTE (dynamic SQL), which sets both OUT columns; \
+         plpgsql_check cannot see into dynamic SQL",
+    ),
+    (
+        "tasker._queue_delete",
+        "routine is marked as VOLATILE, should be STABLE",
+        "it deletes from a namespace's pgmq queue table through dynamic SQL, which plpgsql_check cannot see into",
+    ),
+    (
         "tasker.stale_steps",
         "OUT variable",
         "its rows come from RETURN QUERY EXECUTE over each namespace's queue table (dynamic SQL), \

@@ -74,7 +74,7 @@ BEGIN
          WHERE s.step_uuid = ANY (p_step_uuids)
          GROUP BY n.queue_name
     LOOP
-        PERFORM pgmq.send_batch(v_queue.queue_name, v_queue.messages);
+        PERFORM tasker._queue_send(v_queue.queue_name, v_queue.messages);
         PERFORM pg_notify('tasker_step_dispatched', v_queue.queue_name);
     END LOOP;
 
@@ -566,6 +566,67 @@ END;
 $$;
 
 --
+-- Name: _queue_delete(text, bigint[]); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._queue_delete(p_queue text, p_msg_ids bigint[]) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_deleted integer;
+BEGIN
+    EXECUTE format('DELETE FROM pgmq.%I WHERE msg_id = ANY ($1)', 'q_' || p_queue) USING p_msg_ids;
+    GET DIAGNOSTICS v_deleted = ROW_COUNT;
+    RETURN v_deleted;
+END;
+$_$;
+
+--
+-- Name: _queue_read(text, integer, integer); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._queue_read(p_queue text, p_vt_seconds integer, p_limit integer) RETURNS TABLE(msg_id bigint, message jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'WITH cte AS (
+             SELECT q.msg_id FROM pgmq.%1$I q
+              WHERE q.vt <= pg_catalog.clock_timestamp()
+              ORDER BY q.msg_id
+              LIMIT $1
+                FOR UPDATE SKIP LOCKED)
+         UPDATE pgmq.%1$I m
+            SET last_read_at = pg_catalog.clock_timestamp(),
+                vt = pg_catalog.clock_timestamp() + $2,
+                read_ct = m.read_ct + 1
+           FROM cte
+          WHERE m.msg_id = cte.msg_id
+         RETURNING m.msg_id, m.message',
+        'q_' || p_queue)
+      USING p_limit, pg_catalog.make_interval(secs => p_vt_seconds);
+END;
+$_$;
+
+--
+-- Name: _queue_send(text, jsonb[]); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._queue_send(p_queue text, p_messages jsonb[]) RETURNS SETOF bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'INSERT INTO pgmq.%I (vt, message) SELECT pg_catalog.clock_timestamp(), m FROM unnest($1) AS m RETURNING msg_id',
+        'q_' || p_queue)
+      USING p_messages;
+END;
+$_$;
+
+--
 -- Name: _require_worker_namespaces(text[]); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -933,6 +994,8 @@ DECLARE
     v_ids      uuid[];
     v_decided  jsonb;
     v_meta     jsonb := CASE WHEN p_worker IS NULL THEN NULL ELSE jsonb_build_object('worker', p_worker) END;
+    -- Nothing written yet in this transaction: the claim may commit asynchronously.
+    v_alone    boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL;
 BEGIN
     PERFORM tasker._require_worker_namespaces(ARRAY[p_namespace]);
     SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
@@ -949,11 +1012,13 @@ BEGIN
                'step_uuid', CASE WHEN m.message ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                                  THEN m.message ->> 'step_uuid' END)), '[]'::jsonb)
       INTO v_msgs
-      FROM pgmq.read(v_queue, p_vt_seconds, p_limit) m;
+      FROM tasker._queue_read(v_queue, p_vt_seconds, p_limit) m;
     IF jsonb_array_length(v_msgs) = 0 THEN
         RETURN;
     END IF;
-    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+    IF v_alone THEN
+        PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+    END IF;
 
     -- Ids first, as an array: the planner then reads the steps through their primary key.
     v_ids := ARRAY(SELECT x.step_uuid FROM jsonb_to_recordset(v_msgs) AS x (msg_id bigint, step_uuid uuid)
@@ -1020,7 +1085,7 @@ BEGIN
     END IF;
 
     IF v_stale IS NOT NULL THEN
-        PERFORM pgmq.delete(v_queue, v_stale);
+        PERFORM tasker._queue_delete(v_queue, v_stale);
     END IF;
 
     IF v_claim IS NOT NULL THEN
@@ -2578,7 +2643,7 @@ BEGIN
              WHERE d.accepted
              GROUP BY d.queue_name
         LOOP
-            PERFORM pgmq.delete(v_queue.queue_name, v_queue.msg_ids);
+            PERFORM tasker._queue_delete(v_queue.queue_name, v_queue.msg_ids);
         END LOOP;
     END IF;
 
@@ -3847,6 +3912,24 @@ REVOKE ALL ON FUNCTION tasker._notify_step_results() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION tasker._operate_step(p_step_uuid uuid, p_event text, p_payload jsonb, p_reason text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _queue_delete(p_queue text, p_msg_ids bigint[]); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._queue_delete(p_queue text, p_msg_ids bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _queue_read(p_queue text, p_vt_seconds integer, p_limit integer); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._queue_read(p_queue text, p_vt_seconds integer, p_limit integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _queue_send(p_queue text, p_messages jsonb[]); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._queue_send(p_queue text, p_messages jsonb[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _require_worker_namespaces(p_namespaces text[]); Type: ACL; Schema: tasker; Owner: -
