@@ -4,9 +4,11 @@
 -- waiting_for_retry with all parents satisfied (the unfinished-parent counter may still count
 -- parents completed in the caller's transaction: the enqueue writes it as 0).
 -- Guarantees, in the caller's transaction: each step moves to enqueued (history row written) and
--- one message per step is sent to worker_<namespace>_queue (tasker._queue_send, as pgmq.send_batch), one batch per
--- queue; tasks of those steps that were waiting or initializing move to steps_in_process (through
--- enqueuing_steps); channel tasker_step_dispatched is notified once per queue with the queue name.
+-- one message per step is sent to worker_<namespace>_queue (tasker._queue_send, as
+-- pgmq.send_batch would), one batch per queue; tasks of those steps that were waiting or
+-- initializing move to steps_in_process (through enqueuing_steps); at commit, channel
+-- tasker_step_dispatched is notified with the queue name for the steps still enqueued then
+-- (trigger tasker_notify_step_dispatched).
 -- Because the state change and the send commit together, a step is never dispatched twice and
 -- never lost.
 -- Returns (step_uuid, task_uuid, queue_name) per step sent.
@@ -44,7 +46,6 @@ BEGIN
          GROUP BY n.queue_name
     LOOP
         PERFORM tasker._queue_send(v_queue.queue_name, v_queue.messages);
-        PERFORM pg_notify('tasker_step_dispatched', v_queue.queue_name);
     END LOOP;
 
     -- Tasks that were not already running move to steps_in_process.

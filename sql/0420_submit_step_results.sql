@@ -27,7 +27,8 @@
 -- Callable by the tasker_worker role (SECURITY DEFINER): a worker role may acknowledge only steps
 -- of namespaces tasker.worker_namespaces allows it (42501 otherwise, and nothing is applied).
 -- Malformed input raises TK004 and nothing is applied. Notifies what applying notifies
--- (tasker_step_dispatched for dispatched children, tasker_task_finalize for flagged tasks).
+-- (tasker_step_dispatched at commit for dispatched children nobody claimed in the same
+-- transaction, tasker_task_finalize for flagged tasks).
 -- Returns (step_uuid, accepted) per element.
 CREATE OR REPLACE FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (step_uuid uuid, accepted boolean)

@@ -40,3 +40,50 @@ fn every_channel_notified_in_sql_is_listened_to_in_rust_and_back() {
     assert!(sql.len() >= 5, "the parser found too few channels: {sql:?}");
     assert_eq!(sql, rust, "channels notified in sql/ and channels the Rust side listens to differ");
 }
+
+/// `tasker_step_dispatched` is sent at commit for the steps still enqueued then: children claimed
+/// in the acknowledgement's own transaction (the chained claim) wake nobody, a rolled-back
+/// dispatch wakes nobody, and a step left waiting does. Notifications arrive in commit order, so
+/// the first one heard after the quiet transactions is the later, waiting one's.
+#[tokio::test]
+async fn a_dispatch_notifies_at_commit_only_for_steps_still_waiting() {
+    use serde_json::json;
+
+    use crate::support::*;
+
+    let db = test_db().await;
+    let pool = &db.pool;
+    let retry = json!({"max_attempts": 1});
+    register(pool, template("demo", "pair", &[("first", &[]), ("second", &["first"])], retry.clone())).await;
+    register(pool, template("other", "single", &[("only", &[])], retry)).await;
+    let _task = create_task(pool, "demo", "pair", json!({})).await;
+    let first = claim(pool, "demo", 1, None).await.remove(0);
+
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.expect("listener");
+    listener.listen(DISPATCH_CHANNEL).await.expect("listen");
+
+    // A dispatch that rolls back.
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SELECT tasker.create_task('demo', 'pair')").execute(&mut *tx).await.expect("create");
+    tx.rollback().await.expect("rollback");
+
+    // The acknowledgement releases `second`, and the chained claim takes it before the commit.
+    let mut tx = pool.begin().await.expect("begin");
+    let accepted: bool = sqlx::query_scalar("SELECT accepted FROM tasker.submit_step_results($1)")
+        .bind(json!([{"step_uuid": first.step_uuid, "attempt": first.attempt, "msg_id": first.msg_id, "status": "success"}]))
+        .fetch_one(&mut *tx)
+        .await
+        .expect("submit");
+    assert!(accepted);
+    let claimed: Vec<String> = sqlx::query_scalar("SELECT step_name FROM tasker.claim_steps('demo', 10, 30)")
+        .fetch_all(&mut *tx)
+        .await
+        .expect("claim");
+    assert_eq!(claimed, vec!["second".to_string()]);
+    tx.commit().await.expect("commit");
+
+    // A root nobody claims: its queue is notified.
+    let _other = create_task(pool, "other", "single", json!({})).await;
+    let heard = listener.recv().await.expect("notification");
+    assert_eq!(heard.payload(), "worker_other_queue", "the chained and the rolled-back dispatches notified nobody");
+}

@@ -75,7 +75,6 @@ BEGIN
          GROUP BY n.queue_name
     LOOP
         PERFORM tasker._queue_send(v_queue.queue_name, v_queue.messages);
-        PERFORM pg_notify('tasker_step_dispatched', v_queue.queue_name);
     END LOOP;
 
     -- Tasks that were not already running move to steps_in_process.
@@ -497,6 +496,28 @@ BEGIN
       FROM unnest(v_froms, v_tos, p_events) AS x (f, t, e);
     PERFORM pg_notify('tasker_task_changed', p_task_uuid::text || ':' || v_state);
     RETURN v_state;
+END;
+$$;
+
+--
+-- Name: _notify_step_dispatched(); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._notify_step_dispatched() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_queue text;
+BEGIN
+    SELECT n.queue_name INTO v_queue
+      FROM tasker.workflow_steps s
+      JOIN tasker.namespaces n ON n.name = s.namespace
+     WHERE s.step_uuid = NEW.step_uuid AND s.state = 'enqueued';
+    IF v_queue IS NOT NULL THEN
+        PERFORM pg_notify('tasker_step_dispatched', v_queue);
+    END IF;
+    RETURN NULL;
 END;
 $$;
 
@@ -3784,6 +3805,12 @@ CREATE INDEX workflow_steps_task_in_flight ON tasker.workflow_steps USING btree 
 CREATE INDEX step_executions_step ON tasker_audit.step_executions USING btree (step_uuid, attempt);
 
 --
+-- Name: workflow_steps tasker_notify_step_dispatched; Type: TRIGGER; Schema: tasker; Owner: -
+--
+
+CREATE CONSTRAINT TRIGGER tasker_notify_step_dispatched AFTER UPDATE OF state ON tasker.workflow_steps DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((new.state = 'enqueued'::text)) EXECUTE FUNCTION tasker._notify_step_dispatched();
+
+--
 -- Name: dlq_entries dlq_entries_task_uuid_fkey; Type: FK CONSTRAINT; Schema: tasker; Owner: -
 --
 
@@ -3900,6 +3927,12 @@ REVOKE ALL ON FUNCTION tasker._insert_task(p_namespace text, p_name text, p_vers
 --
 
 REVOKE ALL ON FUNCTION tasker._move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone, p_finalized boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _notify_step_dispatched(); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._notify_step_dispatched() FROM PUBLIC;
 
 --
 -- Name: FUNCTION _notify_step_results(); Type: ACL; Schema: tasker; Owner: -
