@@ -22,7 +22,6 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v_now   timestamptz := coalesce(p_now, now());
-    v_queue record;
     v_tasks uuid[];
 BEGIN
     IF coalesce(cardinality(p_step_uuids), 0) = 0 THEN
@@ -30,23 +29,7 @@ BEGIN
     END IF;
 
     PERFORM 1 FROM tasker.transition_steps(p_step_uuids, 'enqueue', NULL, NULL, v_now);
-
-    FOR v_queue IN
-        SELECT n.queue_name,
-               array_agg(jsonb_build_object(
-                   'step_uuid', s.step_uuid,
-                   'task_uuid', s.task_uuid,
-                   'namespace', s.namespace,
-                   'step_name', s.name,
-                   'handler', s.handler,
-                   'attempt', s.attempts + 1) ORDER BY s.step_uuid) AS messages
-          FROM tasker.workflow_steps s
-          JOIN tasker.namespaces n ON n.name = s.namespace
-         WHERE s.step_uuid = ANY (p_step_uuids)
-         GROUP BY n.queue_name
-    LOOP
-        PERFORM tasker._queue_send(v_queue.queue_name, v_queue.messages);
-    END LOOP;
+    PERFORM tasker._send_step_messages(p_step_uuids);
 
     -- Tasks that were not already running move to steps_in_process.
     SELECT array_agg(DISTINCT s.task_uuid) INTO v_tasks
@@ -63,6 +46,40 @@ BEGIN
       FROM tasker.workflow_steps s
       JOIN tasker.namespaces n ON n.name = s.namespace
      WHERE s.step_uuid = ANY (p_step_uuids);
+END;
+$$;
+
+-- tasker._send_step_messages(step_uuids): sends one dispatch message per step to its namespace
+-- queue (tasker._queue_send, one batch per queue), for steps just moved to enqueued in the
+-- caller's transaction. The message names the step and the attempt a claim will start
+-- (attempts + 1). Returns the queues sent to. Internal.
+CREATE OR REPLACE FUNCTION tasker._send_step_messages(p_step_uuids uuid[])
+RETURNS SETOF text
+LANGUAGE plpgsql
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
+DECLARE
+    v_queue record;
+BEGIN
+    FOR v_queue IN
+        SELECT n.queue_name,
+               array_agg(jsonb_build_object(
+                   'step_uuid', s.step_uuid,
+                   'task_uuid', s.task_uuid,
+                   'namespace', s.namespace,
+                   'step_name', s.name,
+                   'handler', s.handler,
+                   'attempt', s.attempts + 1) ORDER BY s.step_uuid) AS messages
+          FROM tasker.workflow_steps s
+          JOIN tasker.namespaces n ON n.name = s.namespace
+         WHERE s.step_uuid = ANY (p_step_uuids)
+         GROUP BY n.queue_name
+    LOOP
+        PERFORM tasker._queue_send(v_queue.queue_name, v_queue.messages);
+        RETURN NEXT v_queue.queue_name;
+    END LOOP;
 END;
 $$;
 

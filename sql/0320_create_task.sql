@@ -11,8 +11,8 @@
 --     first task's uuid and creates nothing; the same key with a different request raises TK005.
 --     Concurrent calls with one key are serialized by a unique index;
 --   * the task, its steps (with unfinished-parent counters) and edges are inserted, the task goes
---     pending -> initializing -> enqueuing_steps, the root steps are sent to the namespace queue,
---     and the task is left in steps_in_process.
+--     pending -> initializing -> enqueuing_steps, the root steps go pending -> enqueued and are
+--     sent to the namespace queue, and the task is left in steps_in_process.
 -- Returns the task_uuid.
 CREATE OR REPLACE FUNCTION tasker.create_task(
     p_namespace text,
@@ -43,11 +43,13 @@ COMMENT ON FUNCTION tasker.create_task(text, text, text, jsonb, jsonb) IS
 -- idempotency, the task, its steps and edges. The task is inserted where its start leaves it,
 -- steps_in_process, with the four history rows of the way there that the task state machine
 -- allows (create -> pending, initialize -> initializing, enqueue -> enqueuing_steps,
--- steps_enqueued -> steps_in_process): one row write instead of an insert and a move. The caller
--- must call tasker._start_tasks in the same transaction (both callers do), which dispatches the
--- roots: nothing outside the transaction sees the task before its roots are sent. o_created is
--- false when an idempotency key matched an earlier identical request (o_task_uuid is that task).
--- Internal.
+-- steps_enqueued -> steps_in_process): one row write instead of an insert and a move. The root
+-- steps likewise are inserted enqueued, with the history row of their enqueue (pending ->
+-- enqueued, attempt 0), as tasker._dispatch_steps would leave them; the other steps pending.
+-- The caller must call tasker._start_tasks in the same transaction (both callers do), which
+-- sends the roots' messages: nothing outside the transaction sees the task before they are sent.
+-- o_created is false when an idempotency key matched an earlier identical request (o_task_uuid
+-- is that task). Internal.
 CREATE OR REPLACE FUNCTION tasker._insert_task(
     p_namespace text,
     p_name      text,
@@ -173,18 +175,27 @@ BEGIN
            (v_task, 'enqueuing_steps', 'steps_in_process', 'steps_enqueued', v_now);
 
     -- Steps and edges ----------------------------------------------------------------------
-    INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, position, namespace, state, priority,
-                                       max_attempts, backoff, backoff_base_ms, backoff_max_ms, timeout_seconds,
-                                       parents_total, parents_pending, ready_at, inputs, created_at, updated_at)
-    SELECT tasker.uuid_v7(v_now), v_task, s.value ->> 'name', s.value ->> 'handler', s.ordinality::integer,
-           v_template.namespace, 'pending', v_priority,
-           (s.value #>> '{retry,max_attempts}')::integer, s.value #>> '{retry,backoff}',
-           (s.value #>> '{retry,base_ms}')::integer, (s.value #>> '{retry,max_ms}')::integer,
-           (s.value ->> 'timeout_seconds')::integer,
-           jsonb_array_length(s.value -> 'depends_on'), jsonb_array_length(s.value -> 'depends_on'),
-           CASE WHEN jsonb_array_length(s.value -> 'depends_on') = 0 THEN v_now END,
-           s.value -> 'inputs', v_now, v_now
-      FROM jsonb_array_elements(v_template.definition -> 'steps') WITH ORDINALITY s;
+    -- Roots enqueued (ready_at stays NULL: the ready index holds only steps waiting to be sent).
+    WITH inserted AS (
+        INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, position, namespace, state, priority,
+                                           max_attempts, backoff, backoff_base_ms, backoff_max_ms, timeout_seconds,
+                                           parents_total, parents_pending, enqueued_at, inputs, created_at, updated_at)
+        SELECT tasker.uuid_v7(v_now), v_task, s.value ->> 'name', s.value ->> 'handler', s.ordinality::integer,
+               v_template.namespace,
+               CASE WHEN jsonb_array_length(s.value -> 'depends_on') = 0 THEN 'enqueued' ELSE 'pending' END, v_priority,
+               (s.value #>> '{retry,max_attempts}')::integer, s.value #>> '{retry,backoff}',
+               (s.value #>> '{retry,base_ms}')::integer, (s.value #>> '{retry,max_ms}')::integer,
+               (s.value ->> 'timeout_seconds')::integer,
+               jsonb_array_length(s.value -> 'depends_on'), jsonb_array_length(s.value -> 'depends_on'),
+               CASE WHEN jsonb_array_length(s.value -> 'depends_on') = 0 THEN v_now END,
+               s.value -> 'inputs', v_now, v_now
+          FROM jsonb_array_elements(v_template.definition -> 'steps') WITH ORDINALITY s
+        RETURNING step_uuid, state
+    )
+    INSERT INTO tasker.workflow_step_transitions (step_uuid, task_uuid, from_state, to_state, event, attempt, created_at)
+    SELECT inserted.step_uuid, v_task, 'pending', 'enqueued', 'enqueue', 0, v_now
+      FROM inserted
+     WHERE inserted.state = 'enqueued';
 
     INSERT INTO tasker.workflow_step_edges (from_step_uuid, to_step_uuid)
     SELECT parent.step_uuid, child.step_uuid
@@ -198,10 +209,11 @@ BEGIN
 END;
 $$;
 
--- tasker._start_tasks(task_uuids): dispatches the root steps of tasks tasker._insert_task has
--- just inserted, in its transaction (one _dispatch_steps call for all of them: one state change
--- per step, one pgmq.send_batch per queue), and notifies tasker_task_changed with
--- '<task_uuid>:steps_in_process' per task, as a move there would. Internal.
+-- tasker._start_tasks(task_uuids): sends the messages of the root steps tasker._insert_task has
+-- just inserted enqueued, in its transaction (tasker._send_step_messages: one batch per queue),
+-- notifies tasker_step_dispatched per queue (immediately: nobody can claim them before the
+-- commit) and tasker_task_changed with '<task_uuid>:steps_in_process' per task, as a move there
+-- would (the task and its steps are new: that one notification announces both). Internal.
 CREATE OR REPLACE FUNCTION tasker._start_tasks(p_task_uuids uuid[])
 RETURNS void
 LANGUAGE plpgsql
@@ -210,14 +222,16 @@ SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 AS $$
 DECLARE
-    v_now   timestamptz := now();
     v_roots uuid[];
+    v_queue text;
     v_task  uuid;
 BEGIN
     SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_roots
       FROM tasker.workflow_steps s
      WHERE s.task_uuid = ANY (p_task_uuids) AND s.parents_total = 0;
-    PERFORM 1 FROM tasker._dispatch_steps(v_roots, v_now);
+    FOR v_queue IN SELECT q FROM tasker._send_step_messages(v_roots) AS q LOOP
+        PERFORM pg_notify('tasker_step_dispatched', v_queue);
+    END LOOP;
     FOR v_task IN SELECT DISTINCT u FROM unnest(p_task_uuids) AS u ORDER BY u LOOP
         PERFORM pg_notify('tasker_task_changed', v_task::text || ':steps_in_process');
     END LOOP;

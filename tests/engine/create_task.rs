@@ -282,13 +282,14 @@ async fn create_tasks_creates_each_request_alone_and_reports_failures_in_order()
 }
 
 #[tokio::test]
-async fn creation_history_is_a_legal_path_and_the_task_row_is_written_once() {
+async fn creation_history_is_a_legal_path_and_the_task_and_step_rows_are_written_once() {
     let db = examples().await;
     let pool = &db.pool;
     // Counts as differences within one transaction: the session's pending counts
     // (pg_stat_xact_user_tables) may still hold earlier transactions' until it flushes them.
-    const COUNTS: &str =
-        "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables WHERE relid = 'tasker.tasks'::regclass";
+    const COUNTS: &str = "SELECT sum(n_tup_ins) FILTER (WHERE relid = 'tasker.tasks'::regclass)::bigint,
+                                 sum(n_tup_upd)::bigint
+                            FROM pg_stat_xact_user_tables WHERE relid IN ('tasker.tasks'::regclass, 'tasker.workflow_steps'::regclass)";
     let mut tx = pool.begin().await.expect("begin");
     let (ins0, upd0): (i64, i64) = sqlx::query_as(COUNTS).fetch_one(&mut *tx).await.expect("xact stats");
     let task: uuid::Uuid = sqlx::query_scalar("SELECT tasker.create_task('orders', 'order_fulfillment', NULL, $1)")
@@ -296,10 +297,10 @@ async fn creation_history_is_a_legal_path_and_the_task_row_is_written_once() {
         .fetch_one(&mut *tx)
         .await
         .expect("create_task");
-    // Statistics of this transaction: the task row was inserted, never updated.
+    // Statistics of this transaction: the task row was inserted, and neither it nor a step updated.
     let (ins, upd): (i64, i64) = sqlx::query_as(COUNTS).fetch_one(&mut *tx).await.expect("xact stats");
     tx.commit().await.expect("commit");
-    assert_eq!((ins - ins0, upd - upd0), (1, 0), "a new task is one row write");
+    assert_eq!((ins - ins0, upd - upd0), (1, 0), "a new task and its steps are one row write each");
 
     // Every recorded step of the way is a move the task state machine allows, in order.
     let rows: Vec<(Option<String>, String, String, bool)> = sqlx::query_as(
@@ -319,4 +320,30 @@ async fn creation_history_is_a_legal_path_and_the_task_row_is_written_once() {
         assert_eq!(pair[0].2.as_str(), pair[1].0.as_deref().unwrap_or(""), "the path is not contiguous: {rows:?}");
     }
     assert_eq!(rows[3].2, task_state(pool, task).await);
+
+    // Each root step is inserted enqueued with the one history row of its enqueue, an allowed move;
+    // the other steps wait, pending, with no history yet.
+    let steps: Vec<(String, i32, String, i64, bool)> = sqlx::query_as(
+        "SELECT s.name, s.parents_total, s.state,
+                (SELECT count(*) FROM tasker.workflow_step_transitions h
+                  WHERE h.task_uuid = s.task_uuid AND h.step_uuid = s.step_uuid),
+                EXISTS (SELECT 1 FROM tasker.workflow_step_transitions h
+                          JOIN tasker.step_state_transitions m
+                            ON m.from_state = h.from_state AND m.event = h.event AND m.to_state = h.to_state
+                         WHERE h.task_uuid = s.task_uuid AND h.step_uuid = s.step_uuid
+                           AND h.event = 'enqueue' AND h.from_state = 'pending' AND h.to_state = 'enqueued')
+           FROM tasker.workflow_steps s WHERE s.task_uuid = $1 ORDER BY s.position",
+    )
+    .bind(task)
+    .fetch_all(pool)
+    .await
+    .expect("steps");
+    assert!(steps.iter().any(|s| s.1 == 0) && steps.iter().any(|s| s.1 > 0), "{steps:?}");
+    for (name, parents, state, history, enqueue_row) in &steps {
+        if *parents == 0 {
+            assert_eq!((state.as_str(), *history, *enqueue_row), ("enqueued", 1, true), "root {name}");
+        } else {
+            assert_eq!((state.as_str(), *history), ("pending", 0), "step {name}");
+        }
+    }
 }

@@ -51,7 +51,6 @@ CREATE FUNCTION tasker._dispatch_steps(p_step_uuids uuid[], p_now timestamp with
 #variable_conflict use_column
 DECLARE
     v_now   timestamptz := coalesce(p_now, now());
-    v_queue record;
     v_tasks uuid[];
 BEGIN
     IF coalesce(cardinality(p_step_uuids), 0) = 0 THEN
@@ -59,23 +58,7 @@ BEGIN
     END IF;
 
     PERFORM 1 FROM tasker.transition_steps(p_step_uuids, 'enqueue', NULL, NULL, v_now);
-
-    FOR v_queue IN
-        SELECT n.queue_name,
-               array_agg(jsonb_build_object(
-                   'step_uuid', s.step_uuid,
-                   'task_uuid', s.task_uuid,
-                   'namespace', s.namespace,
-                   'step_name', s.name,
-                   'handler', s.handler,
-                   'attempt', s.attempts + 1) ORDER BY s.step_uuid) AS messages
-          FROM tasker.workflow_steps s
-          JOIN tasker.namespaces n ON n.name = s.namespace
-         WHERE s.step_uuid = ANY (p_step_uuids)
-         GROUP BY n.queue_name
-    LOOP
-        PERFORM tasker._queue_send(v_queue.queue_name, v_queue.messages);
-    END LOOP;
+    PERFORM tasker._send_step_messages(p_step_uuids);
 
     -- Tasks that were not already running move to steps_in_process.
     SELECT array_agg(DISTINCT s.task_uuid) INTO v_tasks
@@ -416,18 +399,27 @@ BEGIN
            (v_task, 'enqueuing_steps', 'steps_in_process', 'steps_enqueued', v_now);
 
     -- Steps and edges ----------------------------------------------------------------------
-    INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, position, namespace, state, priority,
-                                       max_attempts, backoff, backoff_base_ms, backoff_max_ms, timeout_seconds,
-                                       parents_total, parents_pending, ready_at, inputs, created_at, updated_at)
-    SELECT tasker.uuid_v7(v_now), v_task, s.value ->> 'name', s.value ->> 'handler', s.ordinality::integer,
-           v_template.namespace, 'pending', v_priority,
-           (s.value #>> '{retry,max_attempts}')::integer, s.value #>> '{retry,backoff}',
-           (s.value #>> '{retry,base_ms}')::integer, (s.value #>> '{retry,max_ms}')::integer,
-           (s.value ->> 'timeout_seconds')::integer,
-           jsonb_array_length(s.value -> 'depends_on'), jsonb_array_length(s.value -> 'depends_on'),
-           CASE WHEN jsonb_array_length(s.value -> 'depends_on') = 0 THEN v_now END,
-           s.value -> 'inputs', v_now, v_now
-      FROM jsonb_array_elements(v_template.definition -> 'steps') WITH ORDINALITY s;
+    -- Roots enqueued (ready_at stays NULL: the ready index holds only steps waiting to be sent).
+    WITH inserted AS (
+        INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, position, namespace, state, priority,
+                                           max_attempts, backoff, backoff_base_ms, backoff_max_ms, timeout_seconds,
+                                           parents_total, parents_pending, enqueued_at, inputs, created_at, updated_at)
+        SELECT tasker.uuid_v7(v_now), v_task, s.value ->> 'name', s.value ->> 'handler', s.ordinality::integer,
+               v_template.namespace,
+               CASE WHEN jsonb_array_length(s.value -> 'depends_on') = 0 THEN 'enqueued' ELSE 'pending' END, v_priority,
+               (s.value #>> '{retry,max_attempts}')::integer, s.value #>> '{retry,backoff}',
+               (s.value #>> '{retry,base_ms}')::integer, (s.value #>> '{retry,max_ms}')::integer,
+               (s.value ->> 'timeout_seconds')::integer,
+               jsonb_array_length(s.value -> 'depends_on'), jsonb_array_length(s.value -> 'depends_on'),
+               CASE WHEN jsonb_array_length(s.value -> 'depends_on') = 0 THEN v_now END,
+               s.value -> 'inputs', v_now, v_now
+          FROM jsonb_array_elements(v_template.definition -> 'steps') WITH ORDINALITY s
+        RETURNING step_uuid, state
+    )
+    INSERT INTO tasker.workflow_step_transitions (step_uuid, task_uuid, from_state, to_state, event, attempt, created_at)
+    SELECT inserted.step_uuid, v_task, 'pending', 'enqueued', 'enqueue', 0, v_now
+      FROM inserted
+     WHERE inserted.state = 'enqueued';
 
     INSERT INTO tasker.workflow_step_edges (from_step_uuid, to_step_uuid)
     SELECT parent.step_uuid, child.step_uuid
@@ -676,6 +668,39 @@ $$;
 COMMENT ON FUNCTION tasker._require_worker_namespaces(p_namespaces text[]) IS 'Raises 42501 naming the first of p_namespaces the session user may not serve (tasker._worker_may_serve).';
 
 --
+-- Name: _send_step_messages(uuid[]); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._send_step_messages(p_step_uuids uuid[]) RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_queue record;
+BEGIN
+    FOR v_queue IN
+        SELECT n.queue_name,
+               array_agg(jsonb_build_object(
+                   'step_uuid', s.step_uuid,
+                   'task_uuid', s.task_uuid,
+                   'namespace', s.namespace,
+                   'step_name', s.name,
+                   'handler', s.handler,
+                   'attempt', s.attempts + 1) ORDER BY s.step_uuid) AS messages
+          FROM tasker.workflow_steps s
+          JOIN tasker.namespaces n ON n.name = s.namespace
+         WHERE s.step_uuid = ANY (p_step_uuids)
+         GROUP BY n.queue_name
+    LOOP
+        PERFORM tasker._queue_send(v_queue.queue_name, v_queue.messages);
+        RETURN NEXT v_queue.queue_name;
+    END LOOP;
+END;
+$$;
+
+--
 -- Name: _start_tasks(uuid[]); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -686,14 +711,16 @@ CREATE FUNCTION tasker._start_tasks(p_task_uuids uuid[]) RETURNS void
     SET enable_seqscan TO 'off'
     AS $$
 DECLARE
-    v_now   timestamptz := now();
     v_roots uuid[];
+    v_queue text;
     v_task  uuid;
 BEGIN
     SELECT array_agg(s.step_uuid ORDER BY s.step_uuid) INTO v_roots
       FROM tasker.workflow_steps s
      WHERE s.task_uuid = ANY (p_task_uuids) AND s.parents_total = 0;
-    PERFORM 1 FROM tasker._dispatch_steps(v_roots, v_now);
+    FOR v_queue IN SELECT q FROM tasker._send_step_messages(v_roots) AS q LOOP
+        PERFORM pg_notify('tasker_step_dispatched', v_queue);
+    END LOOP;
     FOR v_task IN SELECT DISTINCT u FROM unnest(p_task_uuids) AS u ORDER BY u LOOP
         PERFORM pg_notify('tasker_task_changed', v_task::text || ':steps_in_process');
     END LOOP;
@@ -3969,6 +3996,12 @@ REVOKE ALL ON FUNCTION tasker._queue_send(p_queue text, p_messages jsonb[]) FROM
 --
 
 REVOKE ALL ON FUNCTION tasker._require_worker_namespaces(p_namespaces text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _send_step_messages(p_step_uuids uuid[]); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._send_step_messages(p_step_uuids uuid[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _start_tasks(p_task_uuids uuid[]); Type: ACL; Schema: tasker; Owner: -
