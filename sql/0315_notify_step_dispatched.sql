@@ -17,16 +17,11 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
-DECLARE
-    v_queue text;
 BEGIN
-    SELECT n.queue_name INTO v_queue
-      FROM tasker.workflow_steps s
-      JOIN tasker.namespaces n ON n.name = s.namespace
-     WHERE s.step_uuid = NEW.step_uuid AND s.state = 'enqueued';
-    IF v_queue IS NOT NULL THEN
-        PERFORM pg_notify('tasker_step_dispatched', v_queue);
-    END IF;
+    PERFORM pg_notify('tasker_step_dispatched', n.queue_name)
+       FROM tasker.workflow_steps s
+       JOIN tasker.namespaces n ON n.name = s.namespace
+      WHERE s.step_uuid = NEW.step_uuid AND s.state = 'enqueued';
     RETURN NULL;
 END;
 $$;

@@ -91,8 +91,11 @@ pub async fn read(pool: &PgPool, statements: bool) -> anyhow::Result<Counters> {
     let statements = if statements {
         Some(
             sqlx::query_scalar::<_, i64>(
+                // The dispatch trigger's statement (tasker._notify_step_dispatched) runs at commit as
+                // a top-level statement of its own; it is not a round trip, so it is not counted.
                 "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements s \
-                  JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database()",
+                  JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() \
+                   AND s.query NOT LIKE '%NEW.step_uuid%'",
             )
             .fetch_one(pool)
             .await?,
