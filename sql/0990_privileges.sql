@@ -7,8 +7,9 @@
 -- PUBLIC gets nothing: no function of schema tasker is executable by PUBLIC (PostgreSQL grants
 -- EXECUTE to PUBLIC on every new function), no schema is usable by it, no table readable.
 -- tasker_worker gets exactly the worker protocol: USAGE on schema tasker (to name the functions),
--- EXECUTE on claim_steps, extend_visibility, submit_step_results / submit_step_result and
--- list_namespaces (all SECURITY DEFINER, restricted to the role's namespaces), and INSERT on the
+-- EXECUTE on claim_steps, extend_visibility, submit_step_results / submit_step_result,
+-- submit_and_claim (which only calls two of them) and list_namespaces (all SECURITY DEFINER but
+-- submit_and_claim, restricted to the role's namespaces), and INSERT on the
 -- execution audit. It has no table of schema tasker and nothing of pgmq: it cannot read a queue,
 -- send a result message or change a step except through those functions.
 REVOKE ALL ON SCHEMA tasker FROM PUBLIC;
@@ -32,6 +33,7 @@ GRANT EXECUTE ON FUNCTION
     tasker.extend_visibility(text, bigint[], integer),
     tasker.submit_step_results(jsonb, timestamptz),
     tasker.submit_step_result(uuid, integer, bigint, text, jsonb, jsonb, bigint),
+    tasker.submit_and_claim(jsonb, text, integer, integer, text),
     tasker.list_namespaces()
     TO tasker_worker;
 GRANT USAGE ON SCHEMA tasker_audit TO tasker_worker;

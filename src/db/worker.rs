@@ -117,17 +117,62 @@ pub async fn submit_step_results<M: serde::Serialize + Sync>(
 pub struct SubmittedAndClaimed {
     /// One row per result, in order, as [`submit_step_results`] returns them.
     pub outcomes: Vec<SubmitOutcome>,
-    /// The steps claimed in the acknowledgement's transaction, or why the claim failed (the
-    /// results were then submitted on their own).
+    /// The steps claimed in the acknowledgement's transaction, or the error of the call that made
+    /// the results go in on their own.
     pub claimed: Result<Vec<ClaimedStep>, sqlx::Error>,
 }
 
-/// The chained claim (docs/worker-protocol.md): `tasker.submit_step_results` and then
-/// `tasker.claim_steps` for up to `limit` steps of `namespace`, in one transaction and one
-/// (durable) commit, so that the children the results release are claimed without waiting for a
-/// dispatch notification. A failing claim never costs the acknowledgement: the transaction is
-/// rolled back and the results are submitted on their own. An error of the submission itself (or
-/// of the commit) is returned as is, and nothing of the call was applied.
+/// A row of `tasker.submit_and_claim`: a result's outcome (`accepted` set) or a claimed step.
+#[derive(Debug, sqlx::FromRow)]
+struct SubmitAndClaimRow {
+    step_uuid: Uuid,
+    accepted: Option<bool>,
+    msg_id: Option<i64>,
+    task_uuid: Option<Uuid>,
+    attempt: Option<i32>,
+    max_attempts: Option<i32>,
+    namespace: Option<String>,
+    task_name: Option<String>,
+    task_version: Option<String>,
+    step_name: Option<String>,
+    handler: Option<String>,
+    timeout_seconds: Option<i32>,
+    context: Option<Value>,
+    inputs: Option<Value>,
+    parent_results: Option<Value>,
+}
+
+impl SubmitAndClaimRow {
+    /// The claimed step of a claim row (`accepted` NULL); None for a result's outcome.
+    fn claimed(self) -> Option<ClaimedStep> {
+        if self.accepted.is_some() {
+            return None;
+        }
+        Some(ClaimedStep {
+            msg_id: self.msg_id?,
+            step_uuid: self.step_uuid,
+            task_uuid: self.task_uuid?,
+            attempt: self.attempt?,
+            max_attempts: self.max_attempts?,
+            namespace: self.namespace?,
+            task_name: self.task_name?,
+            task_version: self.task_version?,
+            step_name: self.step_name?,
+            handler: self.handler?,
+            timeout_seconds: self.timeout_seconds?,
+            context: self.context?,
+            inputs: self.inputs?,
+            parent_results: self.parent_results?,
+        })
+    }
+}
+
+/// `tasker.submit_and_claim`, the chained claim (docs/worker-protocol.md): reports `results` and
+/// claims up to `limit` steps of `namespace` in one call, one transaction and one (durable)
+/// commit, so that the children the results release are claimed without waiting for a dispatch
+/// notification. A failing call never costs the acknowledgement: the results are then submitted
+/// on their own and the call's error is returned beside their outcomes. An error of that plain
+/// submission is returned as is (nothing of the results was applied).
 pub async fn submit_and_claim<M: serde::Serialize + Sync>(
     pool: &PgPool,
     results: &[M],
@@ -136,23 +181,31 @@ pub async fn submit_and_claim<M: serde::Serialize + Sync>(
     vt_seconds: i32,
     worker_id: &str,
 ) -> Result<SubmittedAndClaimed, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let outcomes: Vec<SubmitOutcome> =
-        sqlx::query_as(SUBMIT_STEP_RESULTS).bind(Json(results)).fetch_all(&mut *tx).await?;
-    let claimed: Result<Vec<ClaimedStep>, sqlx::Error> = sqlx::query_as(CLAIM_STEPS)
-        .bind(namespace)
-        .bind(limit)
-        .bind(vt_seconds)
-        .bind(worker_id)
-        .fetch_all(&mut *tx)
-        .await;
-    match claimed {
-        Ok(steps) => {
-            tx.commit().await?;
-            Ok(SubmittedAndClaimed { outcomes, claimed: Ok(steps) })
+    let rows: Result<Vec<SubmitAndClaimRow>, sqlx::Error> = sqlx::query_as(
+        "SELECT step_uuid, accepted, msg_id, task_uuid, attempt, max_attempts, namespace, task_name, task_version,
+                step_name, handler, timeout_seconds, context, inputs, parent_results
+           FROM tasker.submit_and_claim($1, $2, $3, $4, $5)",
+    )
+    .bind(Json(results))
+    .bind(namespace)
+    .bind(limit)
+    .bind(vt_seconds)
+    .bind(worker_id)
+    .fetch_all(pool)
+    .await;
+    match rows {
+        Ok(rows) => {
+            let mut outcomes = Vec::with_capacity(results.len());
+            let mut claimed = Vec::new();
+            for row in rows {
+                match row.accepted {
+                    Some(accepted) => outcomes.push(SubmitOutcome { step_uuid: row.step_uuid, accepted }),
+                    None => claimed.extend(row.claimed()),
+                }
+            }
+            Ok(SubmittedAndClaimed { outcomes, claimed: Ok(claimed) })
         }
         Err(e) => {
-            tx.rollback().await?;
             let outcomes = submit_step_results(pool, results).await?;
             Ok(SubmittedAndClaimed { outcomes, claimed: Err(e) })
         }

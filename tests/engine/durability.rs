@@ -92,6 +92,70 @@ async fn a_claim_chained_to_an_acknowledgement_claims_the_released_child_and_com
 }
 
 #[tokio::test]
+async fn submit_and_claim_applies_the_results_then_claims_in_one_durable_commit() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "pair", &[("first", &[]), ("second", &["first"])], json!({"max_attempts": 1})))
+        .await;
+    let task = create_task(pool, "demo", "pair", json!({})).await;
+    let c = claim(pool, "demo", 1, None).await.remove(0);
+    let results = json!([
+        {"step_uuid": c.step_uuid, "attempt": c.attempt, "msg_id": c.msg_id, "status": "success", "result": {"n": 1}},
+        {"step_uuid": c.step_uuid, "attempt": c.attempt, "msg_id": c.msg_id, "status": "success"}
+    ]);
+
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL synchronous_commit = on").execute(&mut *tx).await.expect("set");
+    type Row = (Uuid, Option<bool>, Option<i64>, Option<String>, Option<serde_json::Value>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT step_uuid, accepted, msg_id, step_name, parent_results FROM tasker.submit_and_claim($1, 'demo', 10, 30, 'w')",
+    )
+    .bind(&results)
+    .fetch_all(&mut *tx)
+    .await
+    .expect("submit_and_claim");
+    let mode: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(&mut *tx).await.expect("show");
+    tx.commit().await.expect("commit");
+
+    // The results first, in order (a repeat in the same call is refused), then the claimed child,
+    // which already sees its parent's result.
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!((rows[0].0, rows[0].1, rows[0].2), (c.step_uuid, Some(true), None));
+    assert_eq!((rows[1].0, rows[1].1), (c.step_uuid, Some(false)));
+    assert_eq!(rows[2].1, None);
+    assert!(rows[2].2.is_some());
+    assert_eq!(rows[2].3.as_deref(), Some("second"));
+    assert_eq!(rows[2].4, Some(json!({"first": {"n": 1}})));
+    assert_eq!(mode, "on", "the acknowledgement's commit stays durable");
+    let states: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, state FROM tasker.workflow_steps WHERE task_uuid = $1 ORDER BY position")
+            .bind(task)
+            .fetch_all(pool)
+            .await
+            .expect("states");
+    assert_eq!(states, vec![("first".into(), "complete".into()), ("second".into(), "in_progress".into())]);
+
+    // A claim that fails undoes the whole call: nothing of the results is applied.
+    let d = claim(pool, "demo", 1, None).await;
+    assert!(d.is_empty());
+    let task2 = create_task(pool, "demo", "pair", json!({})).await;
+    let c2 = claim(pool, "demo", 1, None).await.remove(0);
+    let err = sqlx::query("SELECT * FROM tasker.submit_and_claim($1, 'no_such_namespace')")
+        .bind(json!([{"step_uuid": c2.step_uuid, "attempt": c2.attempt, "msg_id": c2.msg_id, "status": "success"}]))
+        .execute(pool)
+        .await
+        .expect_err("unknown namespace");
+    assert!(err.to_string().contains("no_such_namespace"), "{err}");
+    let first: String =
+        sqlx::query_scalar("SELECT state FROM tasker.workflow_steps WHERE task_uuid = $1 AND name = 'first'")
+            .bind(task2)
+            .fetch_one(pool)
+            .await
+            .expect("state");
+    assert_eq!(first, "in_progress");
+}
+
+#[tokio::test]
 async fn the_finalizer_commits_asynchronously_and_clears_the_flag_with_the_move() {
     let db = test_db().await;
     let pool = &db.pool;

@@ -113,6 +113,13 @@ async fn a_worker_serves_only_its_namespaces() {
         .await
         .expect_err("ack in orders");
     assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
+    // Nor through the chained call (which adds no right), even when it claims from its own namespace.
+    let err = sqlx::query("SELECT * FROM tasker.submit_and_claim($1, 'demo')")
+        .bind(json!([result_json(&other, &Outcome::ok())]))
+        .execute(&worker)
+        .await
+        .expect_err("chained ack in orders");
+    assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
     assert_eq!(result_queue_len(&db.pool).await, 0);
 
     // Its own namespace works.

@@ -2557,6 +2557,33 @@ $$;
 COMMENT ON FUNCTION tasker.step_transitions(p_step_uuid uuid) IS 'A step''s state history, oldest first; no rows for an unknown step.';
 
 --
+-- Name: submit_and_claim(jsonb, text, integer, integer, text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker.submit_and_claim(p_results jsonb, p_namespace text, p_limit integer DEFAULT 10, p_vt_seconds integer DEFAULT 30, p_worker text DEFAULT NULL::text) RETURNS TABLE(step_uuid uuid, accepted boolean, msg_id bigint, task_uuid uuid, attempt integer, max_attempts integer, namespace text, task_name text, task_version text, step_name text, handler text, timeout_seconds integer, context jsonb, inputs jsonb, parent_results jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+BEGIN
+    RETURN QUERY
+    SELECT r.step_uuid, r.accepted, NULL::bigint, NULL::uuid, NULL::integer, NULL::integer, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, NULL::jsonb, NULL::jsonb
+      FROM tasker.submit_step_results(p_results) r;
+    RETURN QUERY
+    SELECT c.step_uuid, NULL::boolean, c.msg_id, c.task_uuid, c.attempt, c.max_attempts, c.namespace,
+           c.task_name, c.task_version, c.step_name, c.handler, c.timeout_seconds, c.context, c.inputs,
+           c.parent_results
+      FROM tasker.claim_steps(p_namespace, p_limit, p_vt_seconds, p_worker) c;
+END;
+$$;
+
+--
+-- Name: FUNCTION submit_and_claim(p_results jsonb, p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text); Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON FUNCTION tasker.submit_and_claim(p_results jsonb, p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text) IS 'A worker''s acknowledgement and its next claim in one transaction and one durable commit: submit_step_results(p_results), then claim_steps(p_namespace, p_limit, p_vt_seconds, p_worker). Returns one row per result (step_uuid, accepted; other columns NULL), then one per claimed step (accepted NULL). Any error undoes the whole call: submit the results again alone. Executable by tasker_worker.';
+
+--
 -- Name: submit_step_result(uuid, integer, bigint, text, jsonb, jsonb, bigint); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -4198,6 +4225,13 @@ REVOKE ALL ON FUNCTION tasker.state_counts() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION tasker.step_transitions(p_step_uuid uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION submit_and_claim(p_results jsonb, p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker.submit_and_claim(p_results jsonb, p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text) FROM PUBLIC;
+GRANT ALL ON FUNCTION tasker.submit_and_claim(p_results jsonb, p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text) TO tasker_worker;
 
 --
 -- Name: FUNCTION submit_step_result(p_step_uuid uuid, p_attempt integer, p_msg_id bigint, p_status text, p_result jsonb, p_error jsonb, p_retry_after_ms bigint); Type: ACL; Schema: tasker; Owner: -
