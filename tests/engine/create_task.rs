@@ -347,3 +347,29 @@ async fn creation_history_is_a_legal_path_and_the_task_and_step_rows_are_written
         }
     }
 }
+
+/// Task and step ids are version 7 UUIDs that sort by time below the millisecond: tasks created
+/// one after another in a session sort in creation order even within one millisecond.
+#[tokio::test]
+async fn uuid_v7_sorts_by_time_within_a_millisecond_and_keeps_version_and_variant() {
+    let db = examples().await;
+    let pool = &db.pool;
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT tasker.uuid_v7(timestamptz '2026-12-07 08:00:00.123000+00' + make_interval(secs => n / 1000000.0))
+           FROM generate_series(0, 999, 37) AS n ORDER BY n",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("uuid_v7");
+    assert!(ids.len() > 20);
+    for id in &ids {
+        assert_eq!(id.get_version_num(), 7, "{id}");
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122, "{id}");
+        assert!(id.to_string().starts_with("01"), "{id}: the millisecond in the first 48 bits");
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(sorted, ids, "ids made at later microseconds of one millisecond sort later");
+    // Same millisecond prefix for all of them.
+    assert!(ids.iter().all(|id| id.as_bytes()[..6] == ids[0].as_bytes()[..6]));
+}

@@ -3168,20 +3168,23 @@ CREATE FUNCTION tasker.uuid_v7(p_ts timestamp with time zone DEFAULT clock_times
     LANGUAGE sql PARALLEL SAFE
     AS $$
     SELECT pg_catalog.encode(
-        pg_catalog.set_bit(pg_catalog.set_bit(
+        overlay(
             overlay(pg_catalog.uuid_send(pg_catalog.gen_random_uuid())
-                    PLACING substring(
-                        pg_catalog.int8send(pg_catalog.floor(pg_catalog.date_part('epoch', p_ts) * 1000)::bigint) FROM 3)
-                    FROM 1 FOR 6),
-            52, 1), 53, 1),
-        'hex')::uuid;
+                    PLACING substring(pg_catalog.int8send(ms::bigint) FROM 3)
+                    FROM 1 FOR 6)
+            -- version 7 (0x7000) and the 12 bits of sub-millisecond time
+            PLACING substring(pg_catalog.int4send(28672 + pg_catalog.floor((ms_exact - ms) * 4096)::integer) FROM 3)
+            FROM 7 FOR 2),
+        'hex')::uuid
+      FROM (SELECT pg_catalog.floor(e) AS ms, e AS ms_exact
+              FROM (SELECT pg_catalog.date_part('epoch', p_ts) * 1000 AS e) AS t) AS x;
 $$;
 
 --
 -- Name: FUNCTION uuid_v7(p_ts timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.uuid_v7(p_ts timestamp with time zone) IS 'A time-ordered UUID (RFC 9562 version 7): the first 48 bits are the Unix time of p_ts in milliseconds, the rest random, so ids sort by creation time.';
+COMMENT ON FUNCTION tasker.uuid_v7(p_ts timestamp with time zone) IS 'A time-ordered UUID (RFC 9562 version 7): the first 48 bits are the Unix time of p_ts in milliseconds, the next 12 its fraction of a millisecond, the rest random, so ids sort by creation time.';
 
 --
 -- Name: dlq_entries_id_seq; Type: SEQUENCE; Schema: tasker; Owner: -
