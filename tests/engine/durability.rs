@@ -82,13 +82,7 @@ async fn a_claim_chained_to_an_acknowledgement_claims_the_released_child_and_com
     assert_eq!(accepted, vec![true]);
     assert_eq!(claimed, vec![(task, "second".to_string())], "the released child is claimed in the same transaction");
     assert_eq!(mode, "on", "a claim after an acknowledgement leaves its commit durable");
-    let second: String =
-        sqlx::query_scalar("SELECT state FROM tasker.workflow_steps WHERE task_uuid = $1 AND name = 'second'")
-            .bind(task)
-            .fetch_one(pool)
-            .await
-            .expect("state");
-    assert_eq!(second, "in_progress");
+    assert_eq!(step_states(pool, task).await["second"], "in_progress");
 }
 
 #[tokio::test]
@@ -127,13 +121,8 @@ async fn submit_and_claim_applies_the_results_then_claims_in_one_durable_commit(
     assert_eq!(rows[2].3.as_deref(), Some("second"));
     assert_eq!(rows[2].4, Some(json!({"first": {"n": 1}})));
     assert_eq!(mode, "on", "the acknowledgement's commit stays durable");
-    let states: Vec<(String, String)> =
-        sqlx::query_as("SELECT name, state FROM tasker.workflow_steps WHERE task_uuid = $1 ORDER BY position")
-            .bind(task)
-            .fetch_all(pool)
-            .await
-            .expect("states");
-    assert_eq!(states, vec![("first".into(), "complete".into()), ("second".into(), "in_progress".into())]);
+    let states = step_states(pool, task).await;
+    assert_eq!((states["first"].as_str(), states["second"].as_str()), ("complete", "in_progress"));
 
     // A claim that fails undoes the whole call: nothing of the results is applied.
     let d = claim(pool, "demo", 1, None).await;
@@ -146,13 +135,7 @@ async fn submit_and_claim_applies_the_results_then_claims_in_one_durable_commit(
         .await
         .expect_err("unknown namespace");
     assert!(err.to_string().contains("no_such_namespace"), "{err}");
-    let first: String =
-        sqlx::query_scalar("SELECT state FROM tasker.workflow_steps WHERE task_uuid = $1 AND name = 'first'")
-            .bind(task2)
-            .fetch_one(pool)
-            .await
-            .expect("state");
-    assert_eq!(first, "in_progress");
+    assert_eq!(step_states(pool, task2).await["first"], "in_progress");
 }
 
 #[tokio::test]
