@@ -5,7 +5,8 @@
 -- filter) and pgmq.delete do: same columns, same visibility rule, same SKIP LOCKED read in msg_id
 -- order, so a worker that reads the queue with pgmq itself sees the same messages. What they leave
 -- out is pgmq's layers around that statement (SQL-language overloads that are parsed and planned at
--- every call, parameter validation, table-name formatting), which cost more than the statement.
+-- every call, parameter validation, table-name formatting): half the cost of a send. What stays is
+-- planning the dynamic statement at every call, most of a read's cost (docs/benchmarks.md).
 -- p_queue must be a queue name from tasker.namespaces (validated when the namespace was created);
 -- it is quoted with %I all the same.
 

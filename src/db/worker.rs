@@ -64,15 +64,18 @@ pub async fn claim_steps(
     vt_seconds: i32,
     worker_id: &str,
 ) -> Result<Vec<ClaimedStep>, sqlx::Error> {
-    sqlx::query_as(CLAIM_STEPS).bind(namespace).bind(limit).bind(vt_seconds).bind(worker_id).fetch_all(pool).await
+    sqlx::query_as(
+        "SELECT msg_id, step_uuid, task_uuid, attempt, max_attempts, namespace, task_name, task_version,
+                step_name, handler, timeout_seconds, context, inputs, parent_results
+           FROM tasker.claim_steps($1, $2, $3, $4)",
+    )
+    .bind(namespace)
+    .bind(limit)
+    .bind(vt_seconds)
+    .bind(worker_id)
+    .fetch_all(pool)
+    .await
 }
-
-const CLAIM_STEPS: &str =
-    "SELECT msg_id, step_uuid, task_uuid, attempt, max_attempts, namespace, task_name, task_version,
-        step_name, handler, timeout_seconds, context, inputs, parent_results
-   FROM tasker.claim_steps($1, $2, $3, $4)";
-
-const SUBMIT_STEP_RESULTS: &str = "SELECT step_uuid, accepted FROM tasker.submit_step_results($1)";
 
 /// `tasker.extend_visibility`: pushes the visibility timeout of `msg_ids` of `namespace`'s queue
 /// `vt_seconds` into the future; returns the ids it extended (the others were already acked).
@@ -108,7 +111,10 @@ pub async fn submit_step_results<M: serde::Serialize + Sync>(
     pool: &PgPool,
     results: &[M],
 ) -> Result<Vec<SubmitOutcome>, sqlx::Error> {
-    sqlx::query_as(SUBMIT_STEP_RESULTS).bind(Json(results)).fetch_all(pool).await
+    sqlx::query_as("SELECT step_uuid, accepted FROM tasker.submit_step_results($1)")
+        .bind(Json(results))
+        .fetch_all(pool)
+        .await
 }
 
 /// What [`submit_and_claim`] did: the results' outcomes, and the chained claim's steps or the
@@ -117,8 +123,9 @@ pub async fn submit_step_results<M: serde::Serialize + Sync>(
 pub struct SubmittedAndClaimed {
     /// One row per result, in order, as [`submit_step_results`] returns them.
     pub outcomes: Vec<SubmitOutcome>,
-    /// The steps claimed in the acknowledgement's transaction, or the error of the call that made
-    /// the results go in on their own.
+    /// The steps claimed in the acknowledgement's transaction; or the error of the call, after
+    /// which the results went in on their own; or a claimed step the engine returned incomplete
+    /// (the results were applied, and the steps come back after their visibility timeout).
     pub claimed: Result<Vec<ClaimedStep>, sqlx::Error>,
 }
 
@@ -143,26 +150,29 @@ struct SubmitAndClaimRow {
 }
 
 impl SubmitAndClaimRow {
-    /// The claimed step of a claim row (`accepted` NULL); None for a result's outcome.
-    fn claimed(self) -> Option<ClaimedStep> {
-        if self.accepted.is_some() {
-            return None;
+    /// The claimed step of a claim row (`accepted` NULL). A claim row missing a column is an
+    /// error naming it, never a step silently dropped.
+    fn claimed(self) -> Result<ClaimedStep, sqlx::Error> {
+        fn need<T>(v: Option<T>, column: &str) -> Result<T, sqlx::Error> {
+            v.ok_or_else(|| {
+                sqlx::Error::Protocol(format!("tasker.submit_and_claim returned a claimed step without {column}"))
+            })
         }
-        Some(ClaimedStep {
-            msg_id: self.msg_id?,
+        Ok(ClaimedStep {
+            msg_id: need(self.msg_id, "msg_id")?,
             step_uuid: self.step_uuid,
-            task_uuid: self.task_uuid?,
-            attempt: self.attempt?,
-            max_attempts: self.max_attempts?,
-            namespace: self.namespace?,
-            task_name: self.task_name?,
-            task_version: self.task_version?,
-            step_name: self.step_name?,
-            handler: self.handler?,
-            timeout_seconds: self.timeout_seconds?,
-            context: self.context?,
-            inputs: self.inputs?,
-            parent_results: self.parent_results?,
+            task_uuid: need(self.task_uuid, "task_uuid")?,
+            attempt: need(self.attempt, "attempt")?,
+            max_attempts: need(self.max_attempts, "max_attempts")?,
+            namespace: need(self.namespace, "namespace")?,
+            task_name: need(self.task_name, "task_name")?,
+            task_version: need(self.task_version, "task_version")?,
+            step_name: need(self.step_name, "step_name")?,
+            handler: need(self.handler, "handler")?,
+            timeout_seconds: need(self.timeout_seconds, "timeout_seconds")?,
+            context: need(self.context, "context")?,
+            inputs: need(self.inputs, "inputs")?,
+            parent_results: need(self.parent_results, "parent_results")?,
         })
     }
 }
@@ -196,14 +206,21 @@ pub async fn submit_and_claim<M: serde::Serialize + Sync>(
     match rows {
         Ok(rows) => {
             let mut outcomes = Vec::with_capacity(results.len());
-            let mut claimed = Vec::new();
+            let mut claimed = Ok(Vec::new());
             for row in rows {
                 match row.accepted {
                     Some(accepted) => outcomes.push(SubmitOutcome { step_uuid: row.step_uuid, accepted }),
-                    None => claimed.extend(row.claimed()),
+                    None => {
+                        if let Ok(steps) = claimed.as_mut() {
+                            match row.claimed() {
+                                Ok(step) => steps.push(step),
+                                Err(e) => claimed = Err(e),
+                            }
+                        }
+                    }
                 }
             }
-            Ok(SubmittedAndClaimed { outcomes, claimed: Ok(claimed) })
+            Ok(SubmittedAndClaimed { outcomes, claimed })
         }
         Err(e) => {
             let outcomes = submit_step_results(pool, results).await?;
@@ -254,4 +271,41 @@ pub async fn record_execution(pool: &PgPool, record: &ExecutionRecord<'_>) -> Re
     .execute(pool)
     .await
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim_row() -> SubmitAndClaimRow {
+        SubmitAndClaimRow {
+            step_uuid: Uuid::from_u128(1),
+            accepted: None,
+            msg_id: Some(7),
+            task_uuid: Some(Uuid::from_u128(2)),
+            attempt: Some(1),
+            max_attempts: Some(3),
+            namespace: Some("demo".into()),
+            task_name: Some("linear".into()),
+            task_version: Some("1.0.0".into()),
+            step_name: Some("one".into()),
+            handler: Some("noop".into()),
+            timeout_seconds: Some(30),
+            context: Some(serde_json::json!({})),
+            inputs: Some(serde_json::json!({})),
+            parent_results: Some(serde_json::json!({})),
+        }
+    }
+
+    #[test]
+    fn a_complete_claim_row_is_a_claimed_step() {
+        let step = claim_row().claimed().expect("complete row");
+        assert_eq!((step.msg_id, step.step_name.as_str(), step.attempt), (7, "one", 1));
+    }
+
+    #[test]
+    fn a_claim_row_missing_a_column_is_an_error_naming_it() {
+        let err = SubmitAndClaimRow { handler: None, ..claim_row() }.claimed().expect_err("incomplete row");
+        assert!(err.to_string().contains("without handler"), "{err}");
+    }
 }

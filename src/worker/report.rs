@@ -221,7 +221,7 @@ impl Reporter {
                         }
                     }
                     Err(e) => {
-                        warn!(namespace = %namespace, error = %e, "chained claim failed; results submitted alone");
+                        warn!(namespace = %namespace, error = %e, "chained claim failed; the results were applied");
                     }
                 }
                 Ok(accepted)
