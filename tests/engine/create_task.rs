@@ -373,3 +373,20 @@ async fn uuid_v7_sorts_by_time_within_a_millisecond_and_keeps_version_and_varian
     // Same millisecond prefix for all of them.
     assert!(ids.iter().all(|id| id.as_bytes()[..6] == ids[0].as_bytes()[..6]));
 }
+
+/// uuid_v7 runs once per task and per step created: the planner must inline it (a call that is
+/// not inlined parses and plans its body once per statement), with an argument and with its
+/// volatile default alike.
+#[tokio::test]
+async fn uuid_v7_is_inlined() {
+    let db = examples().await;
+    for call in ["tasker.uuid_v7()", "tasker.uuid_v7(now())", "tasker.uuid_v7(clock_timestamp())"] {
+        let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN (VERBOSE, COSTS OFF) SELECT {call}"))
+            .fetch_all(&db.pool)
+            .await
+            .expect("explain");
+        let plan = plan.join("\n");
+        assert!(plan.contains("gen_random_uuid"), "{call}: {plan}");
+        assert!(!plan.contains("uuid_v7"), "{call} is not inlined: {plan}");
+    }
+}
