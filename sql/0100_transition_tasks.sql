@@ -104,3 +104,17 @@ END;
 $$;
 COMMENT ON FUNCTION tasker.transition_tasks(uuid[], text, jsonb, timestamptz) IS
     'Applies one event to several tasks, in task_uuid order, through the task state machine; all or nothing (TK001 illegal move, TK002 unknown task). Returns (task_uuid, from_state, to_state) per task moved.';
+
+-- tasker._active_task_states(): the task states that are not terminal (task_states.is_terminal),
+-- as an array for `t.state = ANY (...)` through the tasks_state index. A step enqueued or in
+-- progress always belongs to a task in one of them: cancelling a task cancels its steps in
+-- flight, and a task ends complete, error or resolved only once nothing of it is in flight.
+-- Queries that look for steps in flight (the staleness sweep) start from these tasks, since no
+-- index of workflow_steps names its state (HOT updates). Internal.
+CREATE OR REPLACE FUNCTION tasker._active_task_states()
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = ''
+AS $$
+    SELECT array_agg(ts.state ORDER BY ts.state) FROM tasker.task_states ts WHERE NOT ts.is_terminal;
+$$;

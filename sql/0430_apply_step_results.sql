@@ -90,8 +90,7 @@ BEGIN
           FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
                    ord bigint, step_uuid uuid, attempt integer, msg_id bigint, status text, result jsonb, error jsonb,
                    retry_after_ms bigint)
-          -- OFFSET 0 keeps the state test out of this read by primary key: pushed down, it lets
-          -- the planner choose the partial in-flight index and read every step in flight.
+          -- OFFSET 0 keeps the state test out of this read by primary key.
           JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids) OFFSET 0) s
             ON s.step_uuid = x.step_uuid
          WHERE s.state = 'in_progress'
@@ -188,9 +187,10 @@ BEGIN
                AND (EXISTS (SELECT 1 FROM tasker.workflow_steps s
                              WHERE s.task_uuid = t.task_uuid
                                AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}')))
-                    -- Nothing of the task left in flight: one probe of workflow_steps_task_in_flight
-                    -- per task. A scalar subquery, not NOT EXISTS: inside an OR the planner turns
-                    -- NOT EXISTS into a hashed subplan that reads every in-flight step of every task.
+                    -- Nothing of the task left in flight: the task's own steps, read through
+                    -- workflow_steps_name_unique (task_uuid, name). A scalar subquery, not NOT
+                    -- EXISTS: inside an OR the planner may turn NOT EXISTS into a hashed subplan
+                    -- that reads every in-flight step of every task.
                     OR (SELECT 1 FROM tasker.workflow_steps s
                          WHERE s.task_uuid = t.task_uuid AND s.state IN ('enqueued', 'in_progress')
                          LIMIT 1) IS NULL)

@@ -2,6 +2,8 @@
 -- safety net for steps whose dispatch message has vanished (a queue purged by hand, a message
 -- deleted outside the protocol), which nothing else would ever move again.
 --
+-- Candidates are read through their tasks (tasks in a non-terminal state, tasker._active_task_states:
+-- a step in flight always belongs to one), so the sweep's cost follows the work in progress.
 -- A step enqueued or in_progress for longer than its timeout_seconds plus p_grace_seconds whose
 -- dispatch message is no longer in its namespace queue is failed at once, under the step lock
 -- this call holds: an in_progress step through tasker.apply_step_results -- a retryable_error of
@@ -34,7 +36,11 @@ BEGIN
         SELECT n.queue_name, array_agg(s.step_uuid) AS steps, array_agg(s.dispatch_msg_id) AS msg_ids
           FROM (SELECT s.step_uuid, s.namespace, s.dispatch_msg_id
                   FROM tasker.workflow_steps s
-                 WHERE s.state IN ('enqueued', 'in_progress')
+                 -- The tasks first, as an array: the steps are then read through
+                 -- workflow_steps_name_unique, never by a walk of the whole primary key.
+                 WHERE s.task_uuid = ANY (ARRAY(SELECT t.task_uuid FROM tasker.tasks t
+                                                 WHERE t.state = ANY (tasker._active_task_states())))
+                   AND s.state IN ('enqueued', 'in_progress')
                    AND coalesce(s.claimed_at, s.enqueued_at) + make_interval(secs => s.timeout_seconds + p_grace_seconds) < v_now
                  ORDER BY s.step_uuid
                  LIMIT greatest(p_limit, 0)
@@ -60,7 +66,7 @@ BEGIN
                    'message', format('step %s: no result %s after its timeout and its queue message is gone',
                                      s.name, p_grace_seconds || 's'))) ORDER BY s.step_uuid)
       INTO v_results
-      -- (OFFSET 0: read by primary key, not through the in-flight index the state test matches.)
+      -- (OFFSET 0: read by primary key.)
       FROM (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_lost) OFFSET 0) s
      WHERE s.state = 'in_progress';
     IF v_results IS NOT NULL THEN

@@ -4,7 +4,8 @@
 -- whether the dispatch message is still in its namespace queue. `message_present = false` rows are the ones tasker.sweep_stale_steps
 -- fails (an in_progress step with attempts left as a retryable "Stale" error, otherwise
 -- permanently); the others are waiting for their message's redelivery. Takes no locks and
--- changes nothing, so an operator can look before a sweep or instead of one.
+-- changes nothing, so an operator can look before a sweep or instead of one. Reads the steps of
+-- tasks in a non-terminal state, as the sweep does.
 -- Raises TK004 for a negative p_grace_seconds or a p_limit below 1.
 CREATE OR REPLACE FUNCTION tasker.stale_steps(
     p_grace_seconds integer DEFAULT 60, p_limit integer DEFAULT 100, p_now timestamptz DEFAULT NULL)
@@ -36,7 +37,9 @@ BEGIN
                              WHERE q.msg_id = s.dispatch_msg_id
                                 OR (s.dispatch_msg_id IS NULL AND q.message ->> ''step_uuid'' = s.step_uuid::text))
                FROM tasker.workflow_steps s
-              WHERE s.namespace = $1 AND s.state IN (''enqueued'', ''in_progress'')
+              WHERE s.task_uuid = ANY (ARRAY(SELECT t.task_uuid FROM tasker.tasks t
+                                              WHERE t.state = ANY (tasker._active_task_states())))
+                AND s.namespace = $1 AND s.state IN (''enqueued'', ''in_progress'')
                 AND coalesce(s.claimed_at, s.enqueued_at) + make_interval(secs => s.timeout_seconds + $3) < $2
               ORDER BY coalesce(s.claimed_at, s.enqueued_at)
               LIMIT $4',

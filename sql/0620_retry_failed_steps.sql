@@ -80,8 +80,10 @@ BEGIN
       FROM (SELECT s.step_uuid
               FROM tasker.workflow_steps s
               JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
-             WHERE s.state = 'error'
-               AND t.state NOT IN ('complete', 'cancelled', 'resolved_manually')
+             -- Through the tasks (tasks_state): no index of workflow_steps names its state.
+             WHERE s.task_uuid = ANY (ARRAY(SELECT x.task_uuid FROM tasker.tasks x
+                                             WHERE x.state = ANY (tasker._active_task_states() || 'error'::text)))
+               AND s.state = 'error'
                AND (NOT f ? 'namespace' OR t.namespace = f ->> 'namespace')
                AND (NOT f ? 'name' OR t.name = f ->> 'name')
                AND (NOT f ? 'version' OR t.version = f ->> 'version')

@@ -609,3 +609,44 @@ async fn an_acknowledgement_reads_its_own_tasks_steps_not_everything_in_flight()
     assert!(accepted);
     assert!(read < 60, "one acknowledgement read {read} step rows with 300 steps of other tasks in flight");
 }
+
+/// A step's ordinary transitions (enqueue, claim, complete, its children's counters) are HOT
+/// updates: no index of workflow_steps names a column they change, and its pages keep room for
+/// the new versions (fillfactor), so they write no index entry.
+#[tokio::test]
+async fn a_steps_ordinary_transitions_are_hot_updates() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "trio", &[("a", &[]), ("b", &["a"]), ("c", &["a", "b"])], json!({}))).await;
+    let task = create_task(pool, "demo", "trio", json!({})).await;
+    const UPDATES: &str = "SELECT pg_stat_get_xact_tuples_updated('tasker.workflow_steps'::regclass),
+                                  pg_stat_get_xact_tuples_hot_updated('tasker.workflow_steps'::regclass)";
+    let mut tx = pool.begin().await.expect("begin");
+    for _ in 0..3 {
+        let claimed: Vec<(i64, uuid::Uuid, i32)> =
+            sqlx::query_as("SELECT msg_id, step_uuid, attempt FROM tasker.claim_steps('demo', 10, 30)")
+                .fetch_all(&mut *tx)
+                .await
+                .expect("claim");
+        assert_eq!(claimed.len(), 1, "one step ready at a time: {claimed:?}");
+        let (msg_id, step_uuid, attempt) = claimed[0];
+        let accepted: bool = sqlx::query_scalar("SELECT accepted FROM tasker.submit_step_results($1)")
+            .bind(json!([{"step_uuid": step_uuid, "attempt": attempt, "msg_id": msg_id, "status": "success", "result": {}}]))
+            .fetch_one(&mut *tx)
+            .await
+            .expect("submit");
+        assert!(accepted);
+    }
+    let (updated, hot): (i64, i64) = sqlx::query_as(UPDATES).fetch_one(&mut *tx).await.expect("stats");
+    tx.commit().await.expect("commit");
+    let states: Vec<String> =
+        sqlx::query_scalar("SELECT state FROM tasker.workflow_steps WHERE task_uuid = $1 ORDER BY name")
+            .bind(task)
+            .fetch_all(pool)
+            .await
+            .expect("states");
+    assert_eq!(states, ["complete", "complete", "complete"]);
+    // a, b, c claimed and completed; b and c enqueued; c's counter decremented once.
+    assert!(updated >= 9, "{updated} step updates");
+    assert_eq!(hot, updated, "{hot} of {updated} step updates were HOT");
+}

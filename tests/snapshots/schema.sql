@@ -11,6 +11,17 @@ CREATE SCHEMA tasker;
 CREATE SCHEMA tasker_audit;
 
 --
+-- Name: _active_task_states(); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._active_task_states() RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT array_agg(ts.state ORDER BY ts.state) FROM tasker.task_states ts WHERE NOT ts.is_terminal;
+$$;
+
+--
 -- Name: _advance_tasks_to_in_process(uuid[], timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -839,8 +850,7 @@ BEGIN
           FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
                    ord bigint, step_uuid uuid, attempt integer, msg_id bigint, status text, result jsonb, error jsonb,
                    retry_after_ms bigint)
-          -- OFFSET 0 keeps the state test out of this read by primary key: pushed down, it lets
-          -- the planner choose the partial in-flight index and read every step in flight.
+          -- OFFSET 0 keeps the state test out of this read by primary key.
           JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids) OFFSET 0) s
             ON s.step_uuid = x.step_uuid
          WHERE s.state = 'in_progress'
@@ -937,9 +947,10 @@ BEGIN
                AND (EXISTS (SELECT 1 FROM tasker.workflow_steps s
                              WHERE s.task_uuid = t.task_uuid
                                AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}')))
-                    -- Nothing of the task left in flight: one probe of workflow_steps_task_in_flight
-                    -- per task. A scalar subquery, not NOT EXISTS: inside an OR the planner turns
-                    -- NOT EXISTS into a hashed subplan that reads every in-flight step of every task.
+                    -- Nothing of the task left in flight: the task's own steps, read through
+                    -- workflow_steps_name_unique (task_uuid, name). A scalar subquery, not NOT
+                    -- EXISTS: inside an OR the planner may turn NOT EXISTS into a hashed subplan
+                    -- that reads every in-flight step of every task.
                     OR (SELECT 1 FROM tasker.workflow_steps s
                          WHERE s.task_uuid = t.task_uuid AND s.state IN ('enqueued', 'in_progress')
                          LIMIT 1) IS NULL)
@@ -2315,8 +2326,10 @@ BEGIN
       FROM (SELECT s.step_uuid
               FROM tasker.workflow_steps s
               JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
-             WHERE s.state = 'error'
-               AND t.state NOT IN ('complete', 'cancelled', 'resolved_manually')
+             -- Through the tasks (tasks_state): no index of workflow_steps names its state.
+             WHERE s.task_uuid = ANY (ARRAY(SELECT x.task_uuid FROM tasker.tasks x
+                                             WHERE x.state = ANY (tasker._active_task_states() || 'error'::text)))
+               AND s.state = 'error'
                AND (NOT f ? 'namespace' OR t.namespace = f ->> 'namespace')
                AND (NOT f ? 'name' OR t.name = f ->> 'name')
                AND (NOT f ? 'version' OR t.version = f ->> 'version')
@@ -2499,7 +2512,9 @@ BEGIN
                              WHERE q.msg_id = s.dispatch_msg_id
                                 OR (s.dispatch_msg_id IS NULL AND q.message ->> ''step_uuid'' = s.step_uuid::text))
                FROM tasker.workflow_steps s
-              WHERE s.namespace = $1 AND s.state IN (''enqueued'', ''in_progress'')
+              WHERE s.task_uuid = ANY (ARRAY(SELECT t.task_uuid FROM tasker.tasks t
+                                              WHERE t.state = ANY (tasker._active_task_states())))
+                AND s.namespace = $1 AND s.state IN (''enqueued'', ''in_progress'')
                 AND coalesce(s.claimed_at, s.enqueued_at) + make_interval(secs => s.timeout_seconds + $3) < $2
               ORDER BY coalesce(s.claimed_at, s.enqueued_at)
               LIMIT $4',
@@ -2754,7 +2769,11 @@ BEGIN
         SELECT n.queue_name, array_agg(s.step_uuid) AS steps, array_agg(s.dispatch_msg_id) AS msg_ids
           FROM (SELECT s.step_uuid, s.namespace, s.dispatch_msg_id
                   FROM tasker.workflow_steps s
-                 WHERE s.state IN ('enqueued', 'in_progress')
+                 -- The tasks first, as an array: the steps are then read through
+                 -- workflow_steps_name_unique, never by a walk of the whole primary key.
+                 WHERE s.task_uuid = ANY (ARRAY(SELECT t.task_uuid FROM tasker.tasks t
+                                                 WHERE t.state = ANY (tasker._active_task_states())))
+                   AND s.state IN ('enqueued', 'in_progress')
                    AND coalesce(s.claimed_at, s.enqueued_at) + make_interval(secs => s.timeout_seconds + p_grace_seconds) < v_now
                  ORDER BY s.step_uuid
                  LIMIT greatest(p_limit, 0)
@@ -2780,7 +2799,7 @@ BEGIN
                    'message', format('step %s: no result %s after its timeout and its queue message is gone',
                                      s.name, p_grace_seconds || 's'))) ORDER BY s.step_uuid)
       INTO v_results
-      -- (OFFSET 0: read by primary key, not through the in-flight index the state test matches.)
+      -- (OFFSET 0: read by primary key.)
       FROM (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_lost) OFFSET 0) s
      WHERE s.state = 'in_progress';
     IF v_results IS NOT NULL THEN
@@ -3344,7 +3363,7 @@ CREATE TABLE tasker.workflow_steps (
     CONSTRAINT workflow_steps_retry_time_iff_waiting CHECK (((next_retry_at IS NOT NULL) = (state = 'waiting_for_retry'::text))),
     CONSTRAINT workflow_steps_state_known CHECK ((state = ANY (ARRAY['pending'::text, 'enqueued'::text, 'in_progress'::text, 'waiting_for_retry'::text, 'complete'::text, 'error'::text, 'cancelled'::text, 'resolved_manually'::text])))
 )
-WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_vacuum_threshold='1000', autovacuum_analyze_scale_factor='0.02', autovacuum_analyze_threshold='1000', autovacuum_vacuum_cost_limit='2000');
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_vacuum_threshold='1000', autovacuum_analyze_scale_factor='0.02', autovacuum_analyze_threshold='1000', autovacuum_vacuum_cost_limit='2000', fillfactor='50');
 
 --
 -- Name: step_overview; Type: VIEW; Schema: tasker; Owner: -
@@ -3823,28 +3842,10 @@ CREATE INDEX workflow_step_edges_to ON tasker.workflow_step_edges USING btree (t
 CREATE INDEX workflow_step_transitions_task ON tasker.workflow_step_transitions USING btree (task_uuid, xid);
 
 --
--- Name: workflow_steps_failed; Type: INDEX; Schema: tasker; Owner: -
---
-
-CREATE INDEX workflow_steps_failed ON tasker.workflow_steps USING btree (updated_at) WHERE (state = 'error'::text);
-
---
--- Name: workflow_steps_in_flight; Type: INDEX; Schema: tasker; Owner: -
---
-
-CREATE INDEX workflow_steps_in_flight ON tasker.workflow_steps USING btree (claimed_at) WHERE (state = ANY (ARRAY['enqueued'::text, 'in_progress'::text]));
-
---
 -- Name: workflow_steps_ready; Type: INDEX; Schema: tasker; Owner: -
 --
 
 CREATE INDEX workflow_steps_ready ON tasker.workflow_steps USING btree (priority DESC, ready_at, step_uuid) WHERE (ready_at IS NOT NULL);
-
---
--- Name: workflow_steps_task_in_flight; Type: INDEX; Schema: tasker; Owner: -
---
-
-CREATE INDEX workflow_steps_task_in_flight ON tasker.workflow_steps USING btree (task_uuid) WHERE (state = ANY (ARRAY['enqueued'::text, 'in_progress'::text]));
 
 --
 -- Name: step_executions_step; Type: INDEX; Schema: tasker_audit; Owner: -
@@ -3939,6 +3940,12 @@ GRANT USAGE ON SCHEMA tasker TO tasker_worker;
 --
 
 GRANT USAGE ON SCHEMA tasker_audit TO tasker_worker;
+
+--
+-- Name: FUNCTION _active_task_states(); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._active_task_states() FROM PUBLIC;
 
 --
 -- Name: FUNCTION _advance_tasks_to_in_process(p_task_uuids uuid[], p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
