@@ -8,9 +8,9 @@
 --    "retry_after_ms": int (optional hint for retryable errors), "worker": text (optional)}
 -- Guarantees, per element, in one transaction: when the step is still in_progress on that
 -- attempt with msg_id as its dispatch message (the attempt and message the claim handed out),
--- the result is applied at once by tasker.apply_step_results (the step completes, retries or
--- fails with its history row; children whose last parent completed are dispatched; the task is
--- flagged for finalization when it needs it) and the dispatch message msg_id is deleted from the
+-- the result is applied at once as tasker.apply_step_results applies it (by tasker._apply_results,
+-- with this call's decision: the step completes, retries or fails with its history row; children
+-- whose last parent completed are dispatched; the task is flagged for finalization when it needs it) and the dispatch message msg_id is deleted from the
 -- namespace queue -- all or nothing, so a worker that dies before this call leaves its message to
 -- be redelivered. A result for a superseded attempt, a step no longer in progress, or a msg_id
 -- that is not the step's current dispatch message is refused ("accepted" = false) and nothing is
@@ -18,9 +18,9 @@
 -- applied: exactly once, since the step leaves in_progress on that attempt in the same transaction.
 -- Locks, in the engine's lock order (docs/state-machines.md): the named dispatch messages (per
 -- queue in queue-name order, by msg_id), then the steps and their children together in
--- step_uuid order, then their tasks in task_uuid order (tasker.apply_step_results), and only then
--- decides. A claim that has re-read one of these messages (its visibility timeout passed) holds
--- the message until it commits, so this call waits for it and then sees the re-claim's new
+-- step_uuid order, and only then decides; then their tasks in task_uuid order
+-- (tasker._apply_results). A claim that has re-read one of these messages (its visibility
+-- timeout passed) holds the message until it commits, so this call waits for it and then sees the re-claim's new
 -- attempt; a claim that comes later skips the message this call holds.
 -- Time: now is read after the locks are taken (a result is never dated before the claim it
 -- answers); p_now (tests' time travel) is honoured only for the owning role, as in claim_steps.
@@ -44,8 +44,15 @@ DECLARE
     v_now      timestamptz;
     v_bad      jsonb;
     v_ids      uuid[];
-    v_decided  jsonb;
-    v_messages jsonb;
+    v_named    uuid[];
+    v_accepted boolean[];
+    v_steps    uuid[];
+    v_statuses text[];
+    v_results  jsonb[];
+    v_errors   jsonb[];
+    v_retry_after bigint[];
+    v_queues   text[];
+    v_msg_ids  bigint[];
     v_queue    record;
 BEGIN
     IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
@@ -96,53 +103,58 @@ BEGIN
      ORDER BY s.step_uuid FOR UPDATE;
     v_now := CASE WHEN v_fixed THEN p_now ELSE pg_catalog.clock_timestamp() END;
 
-    -- Decided on the locked rows (a new statement sees what the waited-for claim committed).
-    SELECT jsonb_agg(jsonb_build_object(
-               'ord', e.ordinality,
-               'step_uuid', e.value ->> 'step_uuid',
-               'accepted', coalesce(e.first
-                                    AND s.state = 'in_progress'
-                                    AND s.attempts = (e.value ->> 'attempt')::integer
-                                    AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false),
-               'queue_name', s.queue_name,
-               'msg_id', (e.value ->> 'msg_id')::bigint,
-               'message', jsonb_build_object(
-                              'step_uuid', e.value ->> 'step_uuid',
-                              'task_uuid', s.task_uuid,
-                              'attempt', (e.value ->> 'attempt')::integer,
-                              'msg_id', (e.value ->> 'msg_id')::bigint,
-                              'status', e.value ->> 'status')
-                          || (e.value - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id'])))
-      INTO v_decided
-      FROM (SELECT x.value, x.ordinality,
-                   row_number() OVER (PARTITION BY x.value ->> 'step_uuid' ORDER BY x.ordinality) = 1 AS first
-              FROM jsonb_array_elements(p_results) WITH ORDINALITY x) e
-      LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.task_uuid, w.dispatch_msg_id, n.queue_name
-                   FROM tasker.workflow_steps w
-                   JOIN tasker.namespaces n ON n.name = w.namespace
-                  WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid;
+    -- Decided on the locked rows (a new statement sees what the waited-for claim committed). Only
+    -- the first element naming a step can be accepted: a repeat in the same call is refused. The
+    -- accepted results go to tasker._apply_results as they are, in step_uuid order: the locks
+    -- are held and the decision made, so nothing is parsed, locked or decided again.
+    WITH d AS (
+        SELECT e.ordinality AS ord,
+               (e.value ->> 'step_uuid')::uuid AS step_uuid,
+               coalesce(e.first
+                        AND s.state = 'in_progress'
+                        AND s.attempts = (e.value ->> 'attempt')::integer
+                        AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false) AS accepted,
+               s.queue_name,
+               (e.value ->> 'msg_id')::bigint AS msg_id,
+               e.value ->> 'status' AS status,
+               e.value -> 'result' AS result,
+               CASE WHEN jsonb_typeof(e.value -> 'error') = 'object' THEN e.value -> 'error' END AS error,
+               (e.value ->> 'retry_after_ms')::bigint AS retry_after_ms
+          FROM (SELECT x.value, x.ordinality,
+                       row_number() OVER (PARTITION BY x.value ->> 'step_uuid' ORDER BY x.ordinality) = 1 AS first
+                  FROM jsonb_array_elements(p_results) WITH ORDINALITY x) e
+          LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.dispatch_msg_id, n.queue_name
+                       FROM tasker.workflow_steps w
+                       JOIN tasker.namespaces n ON n.name = w.namespace
+                      WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid
+    )
+    SELECT array_agg(d.step_uuid ORDER BY d.ord), array_agg(d.accepted ORDER BY d.ord),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.status ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.result ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.error ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.retry_after_ms ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.queue_name ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.msg_id ORDER BY d.step_uuid) FILTER (WHERE d.accepted)
+      INTO v_named, v_accepted, v_steps, v_statuses, v_results, v_errors, v_retry_after, v_queues, v_msg_ids
+      FROM d;
 
-    -- Apply every accepted result, one delete per queue: all in this transaction. Only the first
-    -- element naming a step can be accepted: a repeat in the same call is refused.
-    SELECT jsonb_agg(d.message ORDER BY d.ord) INTO v_messages
-      FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, accepted boolean, message jsonb)
-     WHERE d.accepted;
-    IF v_messages IS NOT NULL THEN
-        PERFORM 1 FROM tasker.apply_step_results(v_messages, v_now);
+    -- Apply every accepted result, then one delete per queue: all in this transaction.
+    IF v_steps IS NOT NULL THEN
+        PERFORM 1 FROM tasker._apply_results(v_steps, v_statuses, v_results, v_errors, v_retry_after, v_now);
         FOR v_queue IN
-            SELECT d.queue_name, array_agg(d.msg_id) AS msg_ids
-              FROM jsonb_to_recordset(v_decided) AS d (accepted boolean, queue_name text, msg_id bigint)
-             WHERE d.accepted
-             GROUP BY d.queue_name
+            SELECT q.queue_name, array_agg(q.msg_id) AS msg_ids
+              FROM unnest(v_queues, v_msg_ids) AS q (queue_name, msg_id)
+             GROUP BY q.queue_name
         LOOP
             PERFORM tasker._queue_delete(v_queue.queue_name, v_queue.msg_ids);
         END LOOP;
     END IF;
 
     RETURN QUERY
-    SELECT d.step_uuid, d.accepted
-      FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, step_uuid uuid, accepted boolean)
-     ORDER BY d.ord;
+    SELECT r.step_uuid, r.accepted
+      FROM unnest(v_named, v_accepted) WITH ORDINALITY AS r (step_uuid, accepted, ord)
+     ORDER BY r.ord;
 END;
 $$;
 COMMENT ON FUNCTION tasker.submit_step_results(jsonb, timestamptz) IS

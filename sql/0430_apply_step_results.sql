@@ -34,18 +34,12 @@ DECLARE
     v_parsed    jsonb;
     v_ids       uuid[];
     v_lock      uuid[];
-    v_ok        uuid[];
-    v_ok_p      jsonb[];
-    v_retry     uuid[];
-    v_retry_p   jsonb[];
-    v_fail      uuid[];
-    v_fail_p    jsonb[];
-    v_children  uuid[];
-    v_ready     uuid[];
-    v_tasks     uuid[];
-    v_flag      uuid[];
-    v_valid     integer;
-    v_dispatched integer := 0;
+    v_steps     uuid[];
+    v_statuses  text[];
+    v_results   jsonb[];
+    v_errors    jsonb[];
+    v_retry_after bigint[];
+    v_counts    record;
 BEGIN
     IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' OR jsonb_array_length(p_results) = 0 THEN
         RETURN QUERY SELECT coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(p_results) = 'array' THEN p_results END), 0),
@@ -84,20 +78,83 @@ BEGIN
      WHERE s.step_uuid = ANY (v_lock)
      ORDER BY s.step_uuid FOR UPDATE;
 
+    -- The decision: per step, the first valid result for its current attempt and dispatch message.
+    SELECT array_agg(r.step_uuid ORDER BY r.step_uuid), array_agg(r.status ORDER BY r.step_uuid),
+           array_agg(r.result ORDER BY r.step_uuid), array_agg(r.error ORDER BY r.step_uuid),
+           array_agg(r.retry_after_ms ORDER BY r.step_uuid)
+      INTO v_steps, v_statuses, v_results, v_errors, v_retry_after
+      FROM (SELECT DISTINCT ON (x.step_uuid) x.step_uuid, x.status, x.result, x.error, x.retry_after_ms
+              FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
+                       ord bigint, step_uuid uuid, attempt integer, msg_id bigint, status text, result jsonb, error jsonb,
+                       retry_after_ms bigint)
+              -- OFFSET 0 keeps the state test out of this read by primary key.
+              JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids) OFFSET 0) s
+                ON s.step_uuid = x.step_uuid
+             WHERE s.state = 'in_progress'
+               AND s.attempts = x.attempt
+               AND s.dispatch_msg_id = x.msg_id
+               AND x.status IN ('success', 'retryable_error', 'permanent_error')
+             ORDER BY x.step_uuid, x.ord) r;
+
+    SELECT * INTO v_counts FROM tasker._apply_results(v_steps, v_statuses, v_results, v_errors, v_retry_after, v_now);
+    RETURN QUERY SELECT jsonb_array_length(p_results), v_counts.completed, v_counts.retried, v_counts.failed,
+                        jsonb_array_length(p_results) - coalesce(cardinality(v_steps), 0),
+                        v_counts.dispatched, v_counts.tasks_flagged;
+END;
+$$;
+COMMENT ON FUNCTION tasker.apply_step_results(jsonb, timestamptz) IS
+    'Applies a batch of result messages: a result counts only for a step in_progress on that attempt and dispatch message (msg_id), so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, flags tasks for finalization. Returns one row of counts.';
+
+-- tasker._apply_results(step_uuids, statuses, results, errors, retry_after_ms, now): applies
+-- decided results, the part of tasker.apply_step_results after its decision; tasker.submit_step_results
+-- calls it with the decision it has already made, so nothing is parsed, locked or decided twice.
+-- Precondition: the caller holds the row locks of the steps and of their children, taken in one
+-- step_uuid-ordered pass, and every element is a valid result (status success, retryable_error or
+-- permanent_error; error an object or NULL; retry_after_ms NULL or at least 0) for a step that is
+-- in_progress on the attempt and dispatch message the result names, each step at most once.
+-- Guarantees, in the caller's transaction: what apply_step_results describes for an accepted
+-- result (complete, retry or fail with history rows; children released and dispatched; tasks
+-- locked in task_uuid order, then flagged and tasker_task_finalize notified). Returns one row of
+-- counts. Internal.
+CREATE OR REPLACE FUNCTION tasker._apply_results(
+    p_step_uuids     uuid[],
+    p_statuses       text[],
+    p_results        jsonb[],
+    p_errors         jsonb[],
+    p_retry_after_ms bigint[],
+    p_now            timestamptz)
+RETURNS TABLE (completed integer, retried integer, failed integer, dispatched integer, tasks_flagged integer)
+LANGUAGE plpgsql
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now       timestamptz := coalesce(p_now, now());
+    v_ok        uuid[];
+    v_ok_p      jsonb[];
+    v_retry     uuid[];
+    v_retry_p   jsonb[];
+    v_fail      uuid[];
+    v_fail_p    jsonb[];
+    v_children  uuid[];
+    v_ready     uuid[];
+    v_tasks     uuid[];
+    v_flag      uuid[];
+    v_dispatched integer := 0;
+BEGIN
+    IF coalesce(cardinality(p_step_uuids), 0) = 0 THEN
+        RETURN QUERY SELECT 0, 0, 0, 0, 0;
+        RETURN;
+    END IF;
+
     WITH r AS (
-        SELECT DISTINCT ON (x.step_uuid) x.*, s.attempts, s.max_attempts, s.backoff, s.backoff_base_ms,
-               s.backoff_max_ms, s.name, s.task_uuid
-          FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
-                   ord bigint, step_uuid uuid, attempt integer, msg_id bigint, status text, result jsonb, error jsonb,
-                   retry_after_ms bigint)
-          -- OFFSET 0 keeps the state test out of this read by primary key.
-          JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids) OFFSET 0) s
-            ON s.step_uuid = x.step_uuid
-         WHERE s.state = 'in_progress'
-           AND s.attempts = x.attempt
-           AND s.dispatch_msg_id = x.msg_id
-           AND x.status IN ('success', 'retryable_error', 'permanent_error')
-         ORDER BY x.step_uuid, x.ord
+        SELECT x.step_uuid, x.status, x.result, x.error, x.retry_after_ms, s.attempts, s.max_attempts, s.backoff,
+               s.backoff_base_ms, s.backoff_max_ms, s.name, s.task_uuid
+          FROM unnest(p_step_uuids, p_statuses, p_results, p_errors, p_retry_after_ms)
+                   AS x (step_uuid, status, result, error, retry_after_ms)
+          JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid
     ), d AS (
         SELECT r.*,
                CASE WHEN r.status = 'success' THEN 'complete'
@@ -108,8 +165,7 @@ BEGIN
                            THEN jsonb_build_object('attempts_exhausted', true) ELSE '{}'::jsonb END AS err
           FROM r
     )
-    SELECT count(*)::integer,
-           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'complete'),
+    SELECT array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'complete'),
            array_agg(jsonb_build_object('results', coalesce(d.result, 'null'::jsonb)) ORDER BY d.step_uuid)
                FILTER (WHERE d.event = 'complete'),
            array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'retry'),
@@ -120,7 +176,7 @@ BEGIN
            array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'fail'),
            array_agg(jsonb_build_object('error', d.err) ORDER BY d.step_uuid) FILTER (WHERE d.event = 'fail'),
            array_agg(DISTINCT d.task_uuid)
-      INTO v_valid, v_ok, v_ok_p, v_retry, v_retry_p, v_fail, v_fail_p, v_tasks
+      INTO v_ok, v_ok_p, v_retry, v_retry_p, v_fail, v_fail_p, v_tasks
       FROM d;
 
     -- Tasks next, in task_uuid order, before anything below touches them (dispatch, flags).
@@ -202,10 +258,7 @@ BEGIN
         END IF;
     END IF;
 
-    RETURN QUERY SELECT jsonb_array_length(p_results), coalesce(cardinality(v_ok), 0), coalesce(cardinality(v_retry), 0),
-                        coalesce(cardinality(v_fail), 0), jsonb_array_length(p_results) - coalesce(v_valid, 0),
-                        v_dispatched, coalesce(cardinality(v_flag), 0);
+    RETURN QUERY SELECT coalesce(cardinality(v_ok), 0), coalesce(cardinality(v_retry), 0),
+                        coalesce(cardinality(v_fail), 0), v_dispatched, coalesce(cardinality(v_flag), 0);
 END;
 $$;
-COMMENT ON FUNCTION tasker.apply_step_results(jsonb, timestamptz) IS
-    'Applies a batch of result messages: a result counts only for a step in_progress on that attempt and dispatch message (msg_id), so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, flags tasks for finalization. Returns one row of counts.';

@@ -50,6 +50,150 @@ END;
 $$;
 
 --
+-- Name: _apply_results(uuid[], text[], jsonb[], jsonb[], bigint[], timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone) RETURNS TABLE(completed integer, retried integer, failed integer, dispatched integer, tasks_flagged integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_now       timestamptz := coalesce(p_now, now());
+    v_ok        uuid[];
+    v_ok_p      jsonb[];
+    v_retry     uuid[];
+    v_retry_p   jsonb[];
+    v_fail      uuid[];
+    v_fail_p    jsonb[];
+    v_children  uuid[];
+    v_ready     uuid[];
+    v_tasks     uuid[];
+    v_flag      uuid[];
+    v_dispatched integer := 0;
+BEGIN
+    IF coalesce(cardinality(p_step_uuids), 0) = 0 THEN
+        RETURN QUERY SELECT 0, 0, 0, 0, 0;
+        RETURN;
+    END IF;
+
+    WITH r AS (
+        SELECT x.step_uuid, x.status, x.result, x.error, x.retry_after_ms, s.attempts, s.max_attempts, s.backoff,
+               s.backoff_base_ms, s.backoff_max_ms, s.name, s.task_uuid
+          FROM unnest(p_step_uuids, p_statuses, p_results, p_errors, p_retry_after_ms)
+                   AS x (step_uuid, status, result, error, retry_after_ms)
+          JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid
+    ), d AS (
+        SELECT r.*,
+               CASE WHEN r.status = 'success' THEN 'complete'
+                    WHEN r.status = 'retryable_error' AND r.attempts < r.max_attempts THEN 'retry'
+                    ELSE 'fail' END AS event,
+               coalesce(r.error, '{}'::jsonb) || jsonb_build_object('step', r.name, 'attempt', r.attempts, 'at', v_now)
+                   || CASE WHEN r.status = 'retryable_error' AND r.attempts >= r.max_attempts
+                           THEN jsonb_build_object('attempts_exhausted', true) ELSE '{}'::jsonb END AS err
+          FROM r
+    )
+    SELECT array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'complete'),
+           array_agg(jsonb_build_object('results', coalesce(d.result, 'null'::jsonb)) ORDER BY d.step_uuid)
+               FILTER (WHERE d.event = 'complete'),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'retry'),
+           array_agg(jsonb_build_object('error', d.err, 'next_retry_at',
+                         v_now + make_interval(secs => tasker.retry_delay_ms(d.backoff, d.backoff_base_ms, d.backoff_max_ms,
+                                                                             d.attempts, d.retry_after_ms) / 1000.0))
+                     ORDER BY d.step_uuid) FILTER (WHERE d.event = 'retry'),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'fail'),
+           array_agg(jsonb_build_object('error', d.err) ORDER BY d.step_uuid) FILTER (WHERE d.event = 'fail'),
+           array_agg(DISTINCT d.task_uuid)
+      INTO v_ok, v_ok_p, v_retry, v_retry_p, v_fail, v_fail_p, v_tasks
+      FROM d;
+
+    -- Tasks next, in task_uuid order, before anything below touches them (dispatch, flags).
+    PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks) ORDER BY t.task_uuid FOR UPDATE;
+
+    IF v_ok IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_ok, 'complete', v_ok_p, NULL, v_now);
+    END IF;
+    IF v_retry IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_retry, 'retry', v_retry_p, NULL, v_now);
+    END IF;
+    IF v_fail IS NOT NULL THEN
+        PERFORM tasker.transition_steps(v_fail, 'fail', v_fail_p, NULL, v_now);
+    END IF;
+
+    -- Unblock children of completed steps; dispatch those whose last parent just finished.
+    IF v_ok IS NOT NULL THEN
+        SELECT array_agg(DISTINCT e.to_step_uuid) INTO v_children
+          FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ok);
+        IF v_children IS NOT NULL THEN
+            -- A pending child whose last parent just completed is dispatched directly: its enqueue
+            -- (tasker.transition_steps) zeroes the counter in the same row write. Every other
+            -- child has its counter decremented here.
+            WITH dec AS (
+                SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
+                  FROM tasker.workflow_step_edges e
+                 WHERE e.from_step_uuid = ANY (v_ok)
+                 GROUP BY e.to_step_uuid
+            ), kids AS (
+                SELECT c.step_uuid, c.state = 'pending' AND c.parents_pending - dec.n = 0 AS ready
+                  FROM tasker.workflow_steps c
+                  JOIN dec ON dec.step_uuid = c.step_uuid
+                 WHERE c.step_uuid = ANY (v_children)
+            ), upd AS (
+                UPDATE tasker.workflow_steps c
+                   SET parents_pending = c.parents_pending - dec.n,
+                       updated_at = v_now
+                  FROM dec
+                 WHERE c.step_uuid = dec.step_uuid
+                   AND c.step_uuid IN (SELECT kids.step_uuid FROM kids WHERE NOT kids.ready)
+                RETURNING c.step_uuid
+            )
+            SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
+              INTO v_ready
+              FROM kids;
+            IF v_ready IS NOT NULL THEN
+                SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
+            END IF;
+        END IF;
+    END IF;
+
+    -- Flag tasks that need their state re-derived.
+    IF v_tasks IS NOT NULL THEN
+        WITH flagged AS (
+            UPDATE tasker.tasks t
+               SET finalization_requested_at = coalesce(t.finalization_requested_at, v_now),
+                   last_error = coalesce(
+                       (SELECT s.last_error FROM tasker.workflow_steps s
+                         WHERE s.task_uuid = t.task_uuid
+                           AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}'))
+                         ORDER BY s.step_uuid LIMIT 1),
+                       t.last_error)
+             WHERE t.task_uuid = ANY (v_tasks)
+               AND (EXISTS (SELECT 1 FROM tasker.workflow_steps s
+                             WHERE s.task_uuid = t.task_uuid
+                               AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}')))
+                    -- Nothing of the task left in flight: the task's own steps, read through
+                    -- workflow_steps_name_unique (task_uuid, name). A scalar subquery, not NOT
+                    -- EXISTS: inside an OR the planner may turn NOT EXISTS into a hashed subplan
+                    -- that reads every in-flight step of every task.
+                    OR (SELECT 1 FROM tasker.workflow_steps s
+                         WHERE s.task_uuid = t.task_uuid AND s.state IN ('enqueued', 'in_progress')
+                         LIMIT 1) IS NULL)
+            RETURNING t.task_uuid
+        )
+        SELECT array_agg(flagged.task_uuid) INTO v_flag FROM flagged;
+        IF v_flag IS NOT NULL THEN
+            PERFORM pg_notify('tasker_task_finalize', '');
+        END IF;
+    END IF;
+
+    RETURN QUERY SELECT coalesce(cardinality(v_ok), 0), coalesce(cardinality(v_retry), 0),
+                        coalesce(cardinality(v_fail), 0), v_dispatched, coalesce(cardinality(v_flag), 0);
+END;
+$$;
+
+--
 -- Name: _dispatch_steps(uuid[], timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -794,18 +938,12 @@ DECLARE
     v_parsed    jsonb;
     v_ids       uuid[];
     v_lock      uuid[];
-    v_ok        uuid[];
-    v_ok_p      jsonb[];
-    v_retry     uuid[];
-    v_retry_p   jsonb[];
-    v_fail      uuid[];
-    v_fail_p    jsonb[];
-    v_children  uuid[];
-    v_ready     uuid[];
-    v_tasks     uuid[];
-    v_flag      uuid[];
-    v_valid     integer;
-    v_dispatched integer := 0;
+    v_steps     uuid[];
+    v_statuses  text[];
+    v_results   jsonb[];
+    v_errors    jsonb[];
+    v_retry_after bigint[];
+    v_counts    record;
 BEGIN
     IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' OR jsonb_array_length(p_results) = 0 THEN
         RETURN QUERY SELECT coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(p_results) = 'array' THEN p_results END), 0),
@@ -844,127 +982,28 @@ BEGIN
      WHERE s.step_uuid = ANY (v_lock)
      ORDER BY s.step_uuid FOR UPDATE;
 
-    WITH r AS (
-        SELECT DISTINCT ON (x.step_uuid) x.*, s.attempts, s.max_attempts, s.backoff, s.backoff_base_ms,
-               s.backoff_max_ms, s.name, s.task_uuid
-          FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
-                   ord bigint, step_uuid uuid, attempt integer, msg_id bigint, status text, result jsonb, error jsonb,
-                   retry_after_ms bigint)
-          -- OFFSET 0 keeps the state test out of this read by primary key.
-          JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids) OFFSET 0) s
-            ON s.step_uuid = x.step_uuid
-         WHERE s.state = 'in_progress'
-           AND s.attempts = x.attempt
-           AND s.dispatch_msg_id = x.msg_id
-           AND x.status IN ('success', 'retryable_error', 'permanent_error')
-         ORDER BY x.step_uuid, x.ord
-    ), d AS (
-        SELECT r.*,
-               CASE WHEN r.status = 'success' THEN 'complete'
-                    WHEN r.status = 'retryable_error' AND r.attempts < r.max_attempts THEN 'retry'
-                    ELSE 'fail' END AS event,
-               coalesce(r.error, '{}'::jsonb) || jsonb_build_object('step', r.name, 'attempt', r.attempts, 'at', v_now)
-                   || CASE WHEN r.status = 'retryable_error' AND r.attempts >= r.max_attempts
-                           THEN jsonb_build_object('attempts_exhausted', true) ELSE '{}'::jsonb END AS err
-          FROM r
-    )
-    SELECT count(*)::integer,
-           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'complete'),
-           array_agg(jsonb_build_object('results', coalesce(d.result, 'null'::jsonb)) ORDER BY d.step_uuid)
-               FILTER (WHERE d.event = 'complete'),
-           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'retry'),
-           array_agg(jsonb_build_object('error', d.err, 'next_retry_at',
-                         v_now + make_interval(secs => tasker.retry_delay_ms(d.backoff, d.backoff_base_ms, d.backoff_max_ms,
-                                                                             d.attempts, d.retry_after_ms) / 1000.0))
-                     ORDER BY d.step_uuid) FILTER (WHERE d.event = 'retry'),
-           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.event = 'fail'),
-           array_agg(jsonb_build_object('error', d.err) ORDER BY d.step_uuid) FILTER (WHERE d.event = 'fail'),
-           array_agg(DISTINCT d.task_uuid)
-      INTO v_valid, v_ok, v_ok_p, v_retry, v_retry_p, v_fail, v_fail_p, v_tasks
-      FROM d;
+    -- The decision: per step, the first valid result for its current attempt and dispatch message.
+    SELECT array_agg(r.step_uuid ORDER BY r.step_uuid), array_agg(r.status ORDER BY r.step_uuid),
+           array_agg(r.result ORDER BY r.step_uuid), array_agg(r.error ORDER BY r.step_uuid),
+           array_agg(r.retry_after_ms ORDER BY r.step_uuid)
+      INTO v_steps, v_statuses, v_results, v_errors, v_retry_after
+      FROM (SELECT DISTINCT ON (x.step_uuid) x.step_uuid, x.status, x.result, x.error, x.retry_after_ms
+              FROM jsonb_to_recordset(coalesce(v_parsed, '[]')) AS x (
+                       ord bigint, step_uuid uuid, attempt integer, msg_id bigint, status text, result jsonb, error jsonb,
+                       retry_after_ms bigint)
+              -- OFFSET 0 keeps the state test out of this read by primary key.
+              JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids) OFFSET 0) s
+                ON s.step_uuid = x.step_uuid
+             WHERE s.state = 'in_progress'
+               AND s.attempts = x.attempt
+               AND s.dispatch_msg_id = x.msg_id
+               AND x.status IN ('success', 'retryable_error', 'permanent_error')
+             ORDER BY x.step_uuid, x.ord) r;
 
-    -- Tasks next, in task_uuid order, before anything below touches them (dispatch, flags).
-    PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks) ORDER BY t.task_uuid FOR UPDATE;
-
-    IF v_ok IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_ok, 'complete', v_ok_p, NULL, v_now);
-    END IF;
-    IF v_retry IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_retry, 'retry', v_retry_p, NULL, v_now);
-    END IF;
-    IF v_fail IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_fail, 'fail', v_fail_p, NULL, v_now);
-    END IF;
-
-    -- Unblock children of completed steps; dispatch those whose last parent just finished.
-    IF v_ok IS NOT NULL THEN
-        SELECT array_agg(DISTINCT e.to_step_uuid) INTO v_children
-          FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ok);
-        IF v_children IS NOT NULL THEN
-            -- A pending child whose last parent just completed is dispatched directly: its enqueue
-            -- (tasker.transition_steps) zeroes the counter in the same row write. Every other
-            -- child has its counter decremented here.
-            WITH dec AS (
-                SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
-                  FROM tasker.workflow_step_edges e
-                 WHERE e.from_step_uuid = ANY (v_ok)
-                 GROUP BY e.to_step_uuid
-            ), kids AS (
-                SELECT c.step_uuid, c.state = 'pending' AND c.parents_pending - dec.n = 0 AS ready
-                  FROM tasker.workflow_steps c
-                  JOIN dec ON dec.step_uuid = c.step_uuid
-                 WHERE c.step_uuid = ANY (v_children)
-            ), upd AS (
-                UPDATE tasker.workflow_steps c
-                   SET parents_pending = c.parents_pending - dec.n,
-                       updated_at = v_now
-                  FROM dec
-                 WHERE c.step_uuid = dec.step_uuid
-                   AND c.step_uuid IN (SELECT kids.step_uuid FROM kids WHERE NOT kids.ready)
-                RETURNING c.step_uuid
-            )
-            SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
-              INTO v_ready
-              FROM kids;
-            IF v_ready IS NOT NULL THEN
-                SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
-            END IF;
-        END IF;
-    END IF;
-
-    -- Flag tasks that need their state re-derived.
-    IF v_tasks IS NOT NULL THEN
-        WITH flagged AS (
-            UPDATE tasker.tasks t
-               SET finalization_requested_at = coalesce(t.finalization_requested_at, v_now),
-                   last_error = coalesce(
-                       (SELECT s.last_error FROM tasker.workflow_steps s
-                         WHERE s.task_uuid = t.task_uuid
-                           AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}'))
-                         ORDER BY s.step_uuid LIMIT 1),
-                       t.last_error)
-             WHERE t.task_uuid = ANY (v_tasks)
-               AND (EXISTS (SELECT 1 FROM tasker.workflow_steps s
-                             WHERE s.task_uuid = t.task_uuid
-                               AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}')))
-                    -- Nothing of the task left in flight: the task's own steps, read through
-                    -- workflow_steps_name_unique (task_uuid, name). A scalar subquery, not NOT
-                    -- EXISTS: inside an OR the planner may turn NOT EXISTS into a hashed subplan
-                    -- that reads every in-flight step of every task.
-                    OR (SELECT 1 FROM tasker.workflow_steps s
-                         WHERE s.task_uuid = t.task_uuid AND s.state IN ('enqueued', 'in_progress')
-                         LIMIT 1) IS NULL)
-            RETURNING t.task_uuid
-        )
-        SELECT array_agg(flagged.task_uuid) INTO v_flag FROM flagged;
-        IF v_flag IS NOT NULL THEN
-            PERFORM pg_notify('tasker_task_finalize', '');
-        END IF;
-    END IF;
-
-    RETURN QUERY SELECT jsonb_array_length(p_results), coalesce(cardinality(v_ok), 0), coalesce(cardinality(v_retry), 0),
-                        coalesce(cardinality(v_fail), 0), jsonb_array_length(p_results) - coalesce(v_valid, 0),
-                        v_dispatched, coalesce(cardinality(v_flag), 0);
+    SELECT * INTO v_counts FROM tasker._apply_results(v_steps, v_statuses, v_results, v_errors, v_retry_after, v_now);
+    RETURN QUERY SELECT jsonb_array_length(p_results), v_counts.completed, v_counts.retried, v_counts.failed,
+                        jsonb_array_length(p_results) - coalesce(cardinality(v_steps), 0),
+                        v_counts.dispatched, v_counts.tasks_flagged;
 END;
 $_$;
 
@@ -2637,8 +2676,15 @@ DECLARE
     v_now      timestamptz;
     v_bad      jsonb;
     v_ids      uuid[];
-    v_decided  jsonb;
-    v_messages jsonb;
+    v_named    uuid[];
+    v_accepted boolean[];
+    v_steps    uuid[];
+    v_statuses text[];
+    v_results  jsonb[];
+    v_errors   jsonb[];
+    v_retry_after bigint[];
+    v_queues   text[];
+    v_msg_ids  bigint[];
     v_queue    record;
 BEGIN
     IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
@@ -2689,53 +2735,58 @@ BEGIN
      ORDER BY s.step_uuid FOR UPDATE;
     v_now := CASE WHEN v_fixed THEN p_now ELSE pg_catalog.clock_timestamp() END;
 
-    -- Decided on the locked rows (a new statement sees what the waited-for claim committed).
-    SELECT jsonb_agg(jsonb_build_object(
-               'ord', e.ordinality,
-               'step_uuid', e.value ->> 'step_uuid',
-               'accepted', coalesce(e.first
-                                    AND s.state = 'in_progress'
-                                    AND s.attempts = (e.value ->> 'attempt')::integer
-                                    AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false),
-               'queue_name', s.queue_name,
-               'msg_id', (e.value ->> 'msg_id')::bigint,
-               'message', jsonb_build_object(
-                              'step_uuid', e.value ->> 'step_uuid',
-                              'task_uuid', s.task_uuid,
-                              'attempt', (e.value ->> 'attempt')::integer,
-                              'msg_id', (e.value ->> 'msg_id')::bigint,
-                              'status', e.value ->> 'status')
-                          || (e.value - ARRAY['step_uuid', 'task_uuid', 'attempt', 'status', 'msg_id'])))
-      INTO v_decided
-      FROM (SELECT x.value, x.ordinality,
-                   row_number() OVER (PARTITION BY x.value ->> 'step_uuid' ORDER BY x.ordinality) = 1 AS first
-              FROM jsonb_array_elements(p_results) WITH ORDINALITY x) e
-      LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.task_uuid, w.dispatch_msg_id, n.queue_name
-                   FROM tasker.workflow_steps w
-                   JOIN tasker.namespaces n ON n.name = w.namespace
-                  WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid;
+    -- Decided on the locked rows (a new statement sees what the waited-for claim committed). Only
+    -- the first element naming a step can be accepted: a repeat in the same call is refused. The
+    -- accepted results go to tasker._apply_results as they are, in step_uuid order: the locks
+    -- are held and the decision made, so nothing is parsed, locked or decided again.
+    WITH d AS (
+        SELECT e.ordinality AS ord,
+               (e.value ->> 'step_uuid')::uuid AS step_uuid,
+               coalesce(e.first
+                        AND s.state = 'in_progress'
+                        AND s.attempts = (e.value ->> 'attempt')::integer
+                        AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false) AS accepted,
+               s.queue_name,
+               (e.value ->> 'msg_id')::bigint AS msg_id,
+               e.value ->> 'status' AS status,
+               e.value -> 'result' AS result,
+               CASE WHEN jsonb_typeof(e.value -> 'error') = 'object' THEN e.value -> 'error' END AS error,
+               (e.value ->> 'retry_after_ms')::bigint AS retry_after_ms
+          FROM (SELECT x.value, x.ordinality,
+                       row_number() OVER (PARTITION BY x.value ->> 'step_uuid' ORDER BY x.ordinality) = 1 AS first
+                  FROM jsonb_array_elements(p_results) WITH ORDINALITY x) e
+          LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.dispatch_msg_id, n.queue_name
+                       FROM tasker.workflow_steps w
+                       JOIN tasker.namespaces n ON n.name = w.namespace
+                      WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid
+    )
+    SELECT array_agg(d.step_uuid ORDER BY d.ord), array_agg(d.accepted ORDER BY d.ord),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.status ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.result ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.error ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.retry_after_ms ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.queue_name ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.msg_id ORDER BY d.step_uuid) FILTER (WHERE d.accepted)
+      INTO v_named, v_accepted, v_steps, v_statuses, v_results, v_errors, v_retry_after, v_queues, v_msg_ids
+      FROM d;
 
-    -- Apply every accepted result, one delete per queue: all in this transaction. Only the first
-    -- element naming a step can be accepted: a repeat in the same call is refused.
-    SELECT jsonb_agg(d.message ORDER BY d.ord) INTO v_messages
-      FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, accepted boolean, message jsonb)
-     WHERE d.accepted;
-    IF v_messages IS NOT NULL THEN
-        PERFORM 1 FROM tasker.apply_step_results(v_messages, v_now);
+    -- Apply every accepted result, then one delete per queue: all in this transaction.
+    IF v_steps IS NOT NULL THEN
+        PERFORM 1 FROM tasker._apply_results(v_steps, v_statuses, v_results, v_errors, v_retry_after, v_now);
         FOR v_queue IN
-            SELECT d.queue_name, array_agg(d.msg_id) AS msg_ids
-              FROM jsonb_to_recordset(v_decided) AS d (accepted boolean, queue_name text, msg_id bigint)
-             WHERE d.accepted
-             GROUP BY d.queue_name
+            SELECT q.queue_name, array_agg(q.msg_id) AS msg_ids
+              FROM unnest(v_queues, v_msg_ids) AS q (queue_name, msg_id)
+             GROUP BY q.queue_name
         LOOP
             PERFORM tasker._queue_delete(v_queue.queue_name, v_queue.msg_ids);
         END LOOP;
     END IF;
 
     RETURN QUERY
-    SELECT d.step_uuid, d.accepted
-      FROM jsonb_to_recordset(coalesce(v_decided, '[]')) AS d (ord bigint, step_uuid uuid, accepted boolean)
-     ORDER BY d.ord;
+    SELECT r.step_uuid, r.accepted
+      FROM unnest(v_named, v_accepted) WITH ORDINALITY AS r (step_uuid, accepted, ord)
+     ORDER BY r.ord;
 END;
 $_$;
 
@@ -3952,6 +4003,12 @@ REVOKE ALL ON FUNCTION tasker._active_task_states() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION tasker._advance_tasks_to_in_process(p_task_uuids uuid[], p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _dispatch_steps(p_step_uuids uuid[], p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
