@@ -70,6 +70,18 @@ fn cpu_secs(pid: u32) -> f64 {
 }
 
 /// CPU seconds used so far by every PostgreSQL process (backends, walwriter, autovacuum, ...).
+/// Idle and I/O-wait seconds of the whole machine so far (all cores), from /proc/stat.
+fn machine_idle_secs() -> (f64, f64) {
+    let ticks = 100.0; // USER_HZ on Linux
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let f: Vec<f64> = s.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+            Some((f.get(3)? / ticks, f.get(4)? / ticks))
+        })
+        .unwrap_or((0.0, 0.0))
+}
+
 fn postgres_cpu_secs() -> f64 {
     postgres_cpu_by_pid().values().sum()
 }
@@ -262,6 +274,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let worker_pids: Vec<u32> = worker_procs.iter().map(|p| p.0.id()).collect();
     let cpu_before = (cpu_secs(server_pid), worker_pids.iter().map(|p| cpu_secs(*p)).sum::<f64>(), postgres_cpu_secs());
+    let (bench_cpu_before, idle_before) = (cpu_secs(std::process::id()), machine_idle_secs());
     let pg_cpu_before = postgres_cpu_by_pid();
     if profile {
         sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").execute(&pool).await?;
@@ -314,6 +327,9 @@ async fn main() -> anyhow::Result<()> {
         worker_pids.iter().map(|p| cpu_secs(*p)).sum::<f64>() - cpu_before.1,
         postgres_cpu_secs() - cpu_before.2,
     );
+    let bench_cpu = cpu_secs(std::process::id()) - bench_cpu_before;
+    let idle_after = machine_idle_secs();
+    let (idle, iowait) = (idle_after.0 - idle_before.0, idle_after.1 - idle_before.1);
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
     let peak_rss = peak.load(Ordering::Relaxed).max(rss_kib(server_pid, "VmRSS:"));
@@ -336,13 +352,17 @@ async fn main() -> anyhow::Result<()> {
         (w3_tasks * 4) as f64 / w3.as_secs_f64()
     );
     println!(
-        "   CPU seconds during W3 ({:.2} s wall x 2 cores = {:.2}): PostgreSQL {:.2}, tasker-server {:.2}, workers {:.2}, other {:.2}",
+        "   CPU seconds during W3 ({:.2} s wall x 2 cores = {:.2}): PostgreSQL {:.2}, tasker-server {:.2}, workers {:.2}, \
+         benchmark process (32 HTTP clients) {:.2}, idle {:.2} (of which I/O wait {:.2}), other {:.2}",
         w3.as_secs_f64(),
         w3.as_secs_f64() * 2.0,
         cpu.2,
         cpu.0,
         cpu.1,
-        (w3.as_secs_f64() * 2.0 - cpu.0 - cpu.1 - cpu.2).max(0.0)
+        bench_cpu,
+        idle + iowait,
+        iowait,
+        (w3.as_secs_f64() * 2.0 - cpu.0 - cpu.1 - cpu.2 - bench_cpu - idle - iowait).max(0.0)
     );
     println!(
         "   server RSS: idle {} MiB, peak during W3 {} MiB (VmHWM {} MiB)",
