@@ -82,6 +82,24 @@ fn machine_idle_secs() -> (f64, f64) {
         .unwrap_or((0.0, 0.0))
 }
 
+/// The machine's idle share (of its 2 cores) in each tenth of the window `start .. start + wall`,
+/// from samples of its cumulative idle seconds.
+fn idle_by_tenth(samples: &[(Instant, f64)], start: Instant, wall: Duration) -> String {
+    (0..10)
+        .map(|k| {
+            let (a, b) = (start + wall * k / 10, start + wall * (k + 1) / 10);
+            let inside: Vec<&(Instant, f64)> = samples.iter().filter(|(t, _)| *t >= a && *t <= b).collect();
+            match (inside.first(), inside.last()) {
+                (Some(f), Some(l)) if l.0 > f.0 => {
+                    format!("{:.0}%", 100.0 * (l.1 - f.1) / (2.0 * (l.0 - f.0).as_secs_f64()))
+                }
+                _ => "-".to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn postgres_cpu_secs() -> f64 {
     postgres_cpu_by_pid().values().sum()
 }
@@ -266,10 +284,15 @@ async fn main() -> anyhow::Result<()> {
         let peak = peak.clone();
         let sampling = sampling.clone();
         tokio::spawn(async move {
+            // (when, the machine's idle + I/O-wait seconds so far): its idle time along the run.
+            let mut idle = Vec::new();
             while sampling.load(Ordering::Relaxed) {
                 peak.fetch_max(rss_kib(server_pid, "VmRSS:"), Ordering::Relaxed);
+                let (i, w) = machine_idle_secs();
+                idle.push((Instant::now(), i + w));
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            idle
         })
     };
     let worker_pids: Vec<u32> = worker_procs.iter().map(|p| p.0.id()).collect();
@@ -331,7 +354,7 @@ async fn main() -> anyhow::Result<()> {
     let idle_after = machine_idle_secs();
     let (idle, iowait) = (idle_after.0 - idle_before.0, idle_after.1 - idle_before.1);
     sampling.store(false, Ordering::Relaxed);
-    let _ = sampler.await;
+    let idle_samples = sampler.await.unwrap_or_default();
     let peak_rss = peak.load(Ordering::Relaxed).max(rss_kib(server_pid, "VmRSS:"));
     let hwm = rss_kib(server_pid, "VmHWM:");
 
@@ -363,6 +386,11 @@ async fn main() -> anyhow::Result<()> {
         idle + iowait,
         iowait,
         (w3.as_secs_f64() * 2.0 - cpu.0 - cpu.1 - cpu.2 - bench_cpu - idle - iowait).max(0.0)
+    );
+    println!(
+        "   machine idle along W3, per tenth of its wall time (submission ended at {:.0}%): {}",
+        100.0 * submitted.as_secs_f64() / w3.as_secs_f64(),
+        idle_by_tenth(&idle_samples, t0, w3)
     );
     println!(
         "   server RSS: idle {} MiB, peak during W3 {} MiB (VmHWM {} MiB)",

@@ -29,8 +29,9 @@ pub const NAME: &str = "task_request";
 pub const BACKPRESSURE_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Default channel size (`[orchestration.actors] task_request_channel_size`).
 pub const DEFAULT_CHANNEL_SIZE: usize = 1000;
-/// Default concurrent create calls (`task_request_concurrency`).
-pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Default concurrent create calls (`task_request_concurrency`): few, so that requests waiting
+/// together make large batches (docs/benchmarks.md, "Task creation in fewer, larger batches").
+pub const DEFAULT_CONCURRENCY: usize = 2;
 /// Default most requests per `tasker.create_tasks` call (`task_request_batch_size`).
 pub const DEFAULT_BATCH_SIZE: usize = 64;
 /// Default wait for an answer before the caller gets `Unavailable`
