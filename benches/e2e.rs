@@ -55,29 +55,29 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Clock ticks per second of /proc's CPU times (USER_HZ on Linux).
+const USER_HZ: f64 = 100.0;
+
 /// CPU seconds (user + system) used so far by process `pid`.
 fn cpu_secs(pid: u32) -> f64 {
-    let ticks = 100.0; // USER_HZ on Linux
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {
             // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
             let rest = s.rsplit_once(')')?.1;
             let f: Vec<&str> = rest.split_whitespace().collect();
-            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / ticks)
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / USER_HZ)
         })
         .unwrap_or(0.0)
 }
 
-/// CPU seconds used so far by every PostgreSQL process (backends, walwriter, autovacuum, ...).
 /// Idle and I/O-wait seconds of the whole machine so far (all cores), from /proc/stat.
 fn machine_idle_secs() -> (f64, f64) {
-    let ticks = 100.0; // USER_HZ on Linux
     std::fs::read_to_string("/proc/stat")
         .ok()
         .and_then(|s| {
             let f: Vec<f64> = s.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
-            Some((f.get(3)? / ticks, f.get(4)? / ticks))
+            Some((f.get(3)? / USER_HZ, f.get(4)? / USER_HZ))
         })
         .unwrap_or((0.0, 0.0))
 }
@@ -100,6 +100,7 @@ fn idle_by_tenth(samples: &[(Instant, f64)], start: Instant, wall: Duration) -> 
         .join(" ")
 }
 
+/// CPU seconds used so far by every PostgreSQL process (backends, walwriter, autovacuum, ...).
 fn postgres_cpu_secs() -> f64 {
     postgres_cpu_by_pid().values().sum()
 }
