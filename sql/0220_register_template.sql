@@ -2,7 +2,8 @@
 --
 -- Guarantees: the definition is normalized by tasker.normalize_template (TK003 on any problem,
 -- nothing written); the namespace is created on first use together with its worker queue
--- worker_<namespace>_queue, which gets Tasker's autovacuum settings (tasker._tune_queue_table);
+-- worker_<namespace>_queue, which gets Tasker's autovacuum settings (tasker._tune_queue_table)
+-- and its own compiled queue statements (tasker._compile_queue_statements);
 -- (namespace, name, version) is unique: registering the same triple again replaces the
 -- definition (tasks already created keep the steps they were created with) and keeps the
 -- template_uuid. Concurrent registrations of one triple are serialized by the unique key.
@@ -25,6 +26,7 @@ BEGIN
         PERFORM tasker._tune_queue_table(v_queue);
         INSERT INTO tasker.namespaces (name, queue_name) VALUES (v_ns, v_queue)
         ON CONFLICT (name) DO NOTHING;
+        PERFORM tasker._compile_queue_statements();
     END IF;
 
     INSERT INTO tasker.task_templates AS t (template_uuid, namespace, name, version, description, definition)

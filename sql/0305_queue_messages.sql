@@ -1,41 +1,57 @@
--- The hot path's three operations on a namespace's pgmq queue table (pgmq.q_<queue>): send,
--- read and delete, each one EXECUTE of one statement. Internal.
+-- The hot path's four operations on a namespace's pgmq queue table (pgmq.q_<queue>): send,
+-- read, lock and delete, one statement each. Internal.
 --
 -- They do to the queue table exactly what pgmq.send_batch, pgmq.read (without its conditional
 -- filter) and pgmq.delete do: same columns, same visibility rule, same SKIP LOCKED read in msg_id
 -- order, so a worker that reads the queue with pgmq itself sees the same messages. What they leave
 -- out is pgmq's layers around that statement (SQL-language overloads that are parsed and planned at
--- every call, parameter validation, table-name formatting): half the cost of a send. What stays is
--- planning the dynamic statement at every call, most of a read's cost (docs/benchmarks.md).
--- p_queue must be a queue name from tasker.namespaces (validated when the namespace was created);
--- it is quoted with %I all the same.
+-- every call, parameter validation, table-name formatting).
+--
+-- Each queue table is its own relation, so a statement naming it is either dynamic (EXECUTE:
+-- parsed and planned at every call, about 0.03-0.09 ms each, most of a read's cost) or compiled
+-- for that table. tasker._compile_queue_statements() writes the four functions with one branch of
+-- static SQL per queue of tasker.namespaces, whose plans each session prepares once, and the
+-- dynamic statement as the last branch, for a queue created since (another transaction's new
+-- namespace, until its own compilation commits). It runs when sql/ is applied (below) and when
+-- tasker.register_template creates a namespace. The branches differ only in the table they name:
+-- p_queue selects one by equality, and a queue name from tasker.namespaces is validated when the
+-- namespace is created and quoted with %I all the same.
+--
+--   tasker._queue_send(queue, messages): inserts one message per element, visible at once (vt =
+--     now), as pgmq.send_batch does. Returns the new msg_ids in input order.
+--   tasker._queue_read(queue, vt_seconds, limit): takes up to p_limit visible messages in msg_id
+--     order, skipping those another transaction holds, and hides them for p_vt_seconds (read_ct + 1,
+--     last_read_at = now), as pgmq.read does. Returns (msg_id, message).
+--   tasker._queue_lock(queue, msg_ids): locks those messages in msg_id order (FOR UPDATE; waits
+--     for a transaction that holds one), for tasker.submit_step_results.
+--   tasker._queue_delete(queue, msg_ids): deletes those messages (ids not in the queue are
+--     ignored), as pgmq.delete does. Returns how many were deleted.
 
--- tasker._queue_send(queue, messages): inserts one message per element, visible at once (vt =
--- now), as pgmq.send_batch does. Returns the new msg_ids in input order.
-CREATE OR REPLACE FUNCTION tasker._queue_send(p_queue text, p_messages jsonb[])
-RETURNS SETOF bigint
+-- tasker._compile_queue_statements(): (re)writes the four functions above for the queues of
+-- tasker.namespaces. Serialized by a transaction-level advisory lock, so concurrent namespace
+-- creations compile one after the other, each seeing the namespaces committed before it. SECURITY
+-- DEFINER: it replaces functions its owner owns, whichever role registers a template. Internal.
+CREATE OR REPLACE FUNCTION tasker._compile_queue_statements()
+RETURNS void
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = ''
-AS $$
+AS $compile$
+DECLARE
+    v_op       record;
+    v_static   text;
+    v_branches text;
+    v_dynamic  text;
+    v_exec     text;
 BEGIN
-    RETURN QUERY EXECUTE format(
-        'INSERT INTO pgmq.%I (vt, message) SELECT pg_catalog.clock_timestamp(), m FROM unnest($1) AS m RETURNING msg_id',
-        'q_' || p_queue)
-      USING p_messages;
-END;
-$$;
-
--- tasker._queue_read(queue, vt_seconds, limit): takes up to p_limit visible messages in msg_id
--- order, skipping those another transaction holds, and hides them for p_vt_seconds (read_ct + 1,
--- last_read_at = now), as pgmq.read does. Returns (msg_id, message).
-CREATE OR REPLACE FUNCTION tasker._queue_read(p_queue text, p_vt_seconds integer, p_limit integer)
-RETURNS TABLE (msg_id bigint, message jsonb)
-LANGUAGE plpgsql
-SET search_path = ''
-AS $$
-BEGIN
-    RETURN QUERY EXECUTE format(
-        'WITH cte AS (
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('tasker._compile_queue_statements'));
+    FOR v_op IN
+        SELECT * FROM (VALUES
+            ('_queue_send', 'p_queue text, p_messages jsonb[]', 'SETOF bigint', 'query', 'p_messages', NULL,
+             'INSERT INTO pgmq.%1$I (vt, message) SELECT pg_catalog.clock_timestamp(), m FROM unnest($1) AS m RETURNING msg_id'),
+            ('_queue_read', 'p_queue text, p_vt_seconds integer, p_limit integer', 'TABLE (msg_id bigint, message jsonb)',
+             'query', 'p_limit', 'pg_catalog.make_interval(secs => p_vt_seconds)',
+             'WITH cte AS (
              SELECT q.msg_id FROM pgmq.%1$I q
               WHERE q.vt <= pg_catalog.clock_timestamp()
               ORDER BY q.msg_id
@@ -47,24 +63,43 @@ BEGIN
                 read_ct = m.read_ct + 1
            FROM cte
           WHERE m.msg_id = cte.msg_id
-         RETURNING m.msg_id, m.message',
-        'q_' || p_queue)
-      USING p_limit, pg_catalog.make_interval(secs => p_vt_seconds);
+         RETURNING m.msg_id, m.message'),
+            ('_queue_lock', 'p_queue text, p_msg_ids bigint[]', 'void', 'perform', 'p_msg_ids', NULL,
+             'SELECT 1 FROM pgmq.%1$I q WHERE q.msg_id = ANY ($1) ORDER BY q.msg_id FOR UPDATE'),
+            ('_queue_delete', 'p_queue text, p_msg_ids bigint[]', 'integer', 'count', 'p_msg_ids', NULL,
+             'DELETE FROM pgmq.%1$I q WHERE q.msg_id = ANY ($1)'))
+          AS o (name, args, returns, kind, arg1, arg2, statement)
+    LOOP
+        -- The statement with the function's own parameters in place of $1 and $2.
+        v_static := replace(replace(v_op.statement, '$1', v_op.arg1), '$2', coalesce(v_op.arg2, '$2'));
+        v_exec := format('EXECUTE format(%L, %L || p_queue) USING %s', v_op.statement, 'q_',
+                         concat_ws(', ', v_op.arg1, v_op.arg2));
+        SELECT string_agg(format(E'    IF p_queue = %L THEN\n        %s;\n        %s\n    END IF;\n',
+                                 n.queue_name,
+                                 CASE v_op.kind
+                                     WHEN 'query' THEN 'RETURN QUERY ' || format(v_static, 'q_' || n.queue_name)
+                                     WHEN 'perform' THEN regexp_replace(format(v_static, 'q_' || n.queue_name), '^SELECT', 'PERFORM')
+                                     ELSE format(v_static, 'q_' || n.queue_name) END,
+                                 CASE v_op.kind
+                                     WHEN 'count' THEN 'GET DIAGNOSTICS v_count = ROW_COUNT; RETURN v_count;'
+                                     ELSE 'RETURN;' END),
+                          '' ORDER BY n.queue_name)
+          INTO v_branches
+          FROM tasker.namespaces n;
+        v_dynamic := CASE v_op.kind
+                         WHEN 'query' THEN 'RETURN QUERY ' || v_exec || ';'
+                         WHEN 'perform' THEN v_exec || ';'
+                         ELSE v_exec || '; GET DIAGNOSTICS v_count = ROW_COUNT; RETURN v_count;' END;
+        EXECUTE format(
+            E'CREATE OR REPLACE FUNCTION tasker.%I(%s)\nRETURNS %s\nLANGUAGE plpgsql\nSET search_path = %L\nAS $body$\n'
+            || E'#variable_conflict use_column\n'
+            || CASE WHEN v_op.kind = 'count' THEN E'DECLARE\n    v_count integer;\n' ELSE '' END || E'BEGIN\n'
+            || E'    -- Written by tasker._compile_queue_statements() (sql/0305_queue_messages.sql): one\n'
+            || E'    -- branch per queue of tasker.namespaces, then the dynamic statement for any other queue.\n'
+            || E'%s    %s\nEND;\n$body$',
+            v_op.name, v_op.args, v_op.returns, '', coalesce(v_branches, ''), v_dynamic);
+    END LOOP;
 END;
-$$;
+$compile$;
 
--- tasker._queue_delete(queue, msg_ids): deletes those messages (ids not in the queue are
--- ignored), as pgmq.delete does. Returns how many were deleted.
-CREATE OR REPLACE FUNCTION tasker._queue_delete(p_queue text, p_msg_ids bigint[])
-RETURNS integer
-LANGUAGE plpgsql
-SET search_path = ''
-AS $$
-DECLARE
-    v_deleted integer;
-BEGIN
-    EXECUTE format('DELETE FROM pgmq.%I WHERE msg_id = ANY ($1)', 'q_' || p_queue) USING p_msg_ids;
-    GET DIAGNOSTICS v_deleted = ROW_COUNT;
-    RETURN v_deleted;
-END;
-$$;
+SELECT tasker._compile_queue_statements();

@@ -91,9 +91,7 @@ BEGIN
          GROUP BY n.queue_name
          ORDER BY n.queue_name
     LOOP
-        EXECUTE format('SELECT 1 FROM pgmq.%I q WHERE q.msg_id = ANY ($1) ORDER BY q.msg_id FOR UPDATE',
-                       'q_' || v_queue.queue_name)
-          USING v_queue.msg_ids;
+        PERFORM tasker._queue_lock(v_queue.queue_name, v_queue.msg_ids);
     END LOOP;
     -- The steps and their children (edges never change) in one step_uuid-ordered pass: applying
     -- a success below locks the children too, and taking them out of order could deadlock.

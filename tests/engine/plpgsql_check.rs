@@ -32,6 +32,12 @@ const ACCEPTED: &[(&str, &str, &str)] = &[
          plpgsql_check cannot see into dynamic SQL",
     ),
     (
+        "tasker._compile_queue_statements",
+        "text type variable is not sanitized",
+        "it writes functions: the text it executes is its own statement templates, with every queue name \
+         quoted by format's %L (the branch test) or %I (the table)",
+    ),
+    (
         "tasker._queue_delete",
         "routine is marked as VOLATILE, should be STABLE",
         "it deletes from a namespace's pgmq queue table through dynamic SQL, which plpgsql_check cannot see into",

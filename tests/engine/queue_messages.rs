@@ -68,3 +68,76 @@ async fn tasker_queue_operations_and_pgmq_see_the_same_messages() {
         sqlx::query_scalar("SELECT msg_id FROM pgmq.q_probe ORDER BY msg_id").fetch_all(pool).await.expect("left");
     assert_eq!(left, vec![sent[1]]);
 }
+
+/// Registering a namespace compiles its queue into the four queue operations (static SQL, whose
+/// plans a session keeps), also when two transactions create namespaces at once; the compiled
+/// branch does what the dynamic statement does.
+#[tokio::test]
+async fn a_new_namespace_is_compiled_into_the_queue_operations() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    let register_in = |ns: &'static str| {
+        sqlx::query("SELECT tasker.register_template($1)").bind(template(ns, "t", &[("only", &[])], json!({})))
+    };
+
+    // Two registrations of new namespaces in concurrent transactions: the second compiles after
+    // the first commits, and sees its namespace.
+    let mut first = pool.begin().await.expect("begin");
+    register_in("alpha").execute(&mut *first).await.expect("register alpha");
+    let mut second = pool.begin().await.expect("begin");
+    let racing = tokio::spawn(async move {
+        register_in("beta").execute(&mut *second).await.expect("register beta");
+        second.commit().await.expect("commit beta");
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!racing.is_finished(), "the second compilation waits for the first transaction");
+    first.commit().await.expect("commit alpha");
+    racing.await.expect("beta registered");
+
+    for function in ["_queue_send", "_queue_read", "_queue_lock", "_queue_delete"] {
+        let def: String = sqlx::query_scalar(&format!("SELECT pg_get_functiondef('tasker.{function}'::regproc)"))
+            .fetch_one(pool)
+            .await
+            .expect("definition");
+        for table in ["pgmq.q_worker_alpha_queue", "pgmq.q_worker_beta_queue"] {
+            assert!(def.contains(table), "{function} has no compiled branch for {table}:\n{def}");
+        }
+    }
+
+    // The compiled branch: send, read (hidden and counted), lock, delete.
+    let sent: Vec<i64> = sqlx::query_scalar("SELECT * FROM tasker._queue_send('worker_alpha_queue', $1)")
+        .bind(vec![json!({"n": 1}), json!({"n": 2})])
+        .fetch_all(pool)
+        .await
+        .expect("send");
+    let read: Vec<(i64, serde_json::Value)> =
+        sqlx::query_as("SELECT * FROM tasker._queue_read('worker_alpha_queue', 30, 1)")
+            .fetch_all(pool)
+            .await
+            .expect("read");
+    assert_eq!(read, vec![(sent[0], json!({"n": 1}))]);
+    let read_ct: i32 = sqlx::query_scalar("SELECT read_ct FROM pgmq.q_worker_alpha_queue WHERE msg_id = $1")
+        .bind(sent[0])
+        .fetch_one(pool)
+        .await
+        .expect("read_ct");
+    assert_eq!(read_ct, 1);
+    let mut holder = pool.begin().await.expect("begin");
+    sqlx::query("SELECT tasker._queue_lock('worker_alpha_queue', $1)")
+        .bind(vec![sent[1]])
+        .execute(&mut *holder)
+        .await
+        .expect("lock");
+    let skipped: Vec<i64> = sqlx::query_scalar("SELECT msg_id FROM tasker._queue_read('worker_alpha_queue', 30, 10)")
+        .fetch_all(pool)
+        .await
+        .expect("read past the lock");
+    assert!(skipped.is_empty(), "a locked message is skipped, a hidden one not read: {skipped:?}");
+    holder.commit().await.expect("commit");
+    let deleted: i32 = sqlx::query_scalar("SELECT tasker._queue_delete('worker_alpha_queue', $1)")
+        .bind(vec![sent[0], sent[1], 999_999])
+        .fetch_one(pool)
+        .await
+        .expect("delete");
+    assert_eq!(deleted, 2);
+}

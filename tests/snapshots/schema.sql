@@ -194,6 +194,79 @@ END;
 $$;
 
 --
+-- Name: _compile_queue_statements(); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._compile_queue_statements() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_op       record;
+    v_static   text;
+    v_branches text;
+    v_dynamic  text;
+    v_exec     text;
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('tasker._compile_queue_statements'));
+    FOR v_op IN
+        SELECT * FROM (VALUES
+            ('_queue_send', 'p_queue text, p_messages jsonb[]', 'SETOF bigint', 'query', 'p_messages', NULL,
+             'INSERT INTO pgmq.%1$I (vt, message) SELECT pg_catalog.clock_timestamp(), m FROM unnest($1) AS m RETURNING msg_id'),
+            ('_queue_read', 'p_queue text, p_vt_seconds integer, p_limit integer', 'TABLE (msg_id bigint, message jsonb)',
+             'query', 'p_limit', 'pg_catalog.make_interval(secs => p_vt_seconds)',
+             'WITH cte AS (
+             SELECT q.msg_id FROM pgmq.%1$I q
+              WHERE q.vt <= pg_catalog.clock_timestamp()
+              ORDER BY q.msg_id
+              LIMIT $1
+                FOR UPDATE SKIP LOCKED)
+         UPDATE pgmq.%1$I m
+            SET last_read_at = pg_catalog.clock_timestamp(),
+                vt = pg_catalog.clock_timestamp() + $2,
+                read_ct = m.read_ct + 1
+           FROM cte
+          WHERE m.msg_id = cte.msg_id
+         RETURNING m.msg_id, m.message'),
+            ('_queue_lock', 'p_queue text, p_msg_ids bigint[]', 'void', 'perform', 'p_msg_ids', NULL,
+             'SELECT 1 FROM pgmq.%1$I q WHERE q.msg_id = ANY ($1) ORDER BY q.msg_id FOR UPDATE'),
+            ('_queue_delete', 'p_queue text, p_msg_ids bigint[]', 'integer', 'count', 'p_msg_ids', NULL,
+             'DELETE FROM pgmq.%1$I q WHERE q.msg_id = ANY ($1)'))
+          AS o (name, args, returns, kind, arg1, arg2, statement)
+    LOOP
+        -- The statement with the function's own parameters in place of $1 and $2.
+        v_static := replace(replace(v_op.statement, '$1', v_op.arg1), '$2', coalesce(v_op.arg2, '$2'));
+        v_exec := format('EXECUTE format(%L, %L || p_queue) USING %s', v_op.statement, 'q_',
+                         concat_ws(', ', v_op.arg1, v_op.arg2));
+        SELECT string_agg(format(E'    IF p_queue = %L THEN\n        %s;\n        %s\n    END IF;\n',
+                                 n.queue_name,
+                                 CASE v_op.kind
+                                     WHEN 'query' THEN 'RETURN QUERY ' || format(v_static, 'q_' || n.queue_name)
+                                     WHEN 'perform' THEN regexp_replace(format(v_static, 'q_' || n.queue_name), '^SELECT', 'PERFORM')
+                                     ELSE format(v_static, 'q_' || n.queue_name) END,
+                                 CASE v_op.kind
+                                     WHEN 'count' THEN 'GET DIAGNOSTICS v_count = ROW_COUNT; RETURN v_count;'
+                                     ELSE 'RETURN;' END),
+                          '' ORDER BY n.queue_name)
+          INTO v_branches
+          FROM tasker.namespaces n;
+        v_dynamic := CASE v_op.kind
+                         WHEN 'query' THEN 'RETURN QUERY ' || v_exec || ';'
+                         WHEN 'perform' THEN v_exec || ';'
+                         ELSE v_exec || '; GET DIAGNOSTICS v_count = ROW_COUNT; RETURN v_count;' END;
+        EXECUTE format(
+            E'CREATE OR REPLACE FUNCTION tasker.%I(%s)\nRETURNS %s\nLANGUAGE plpgsql\nSET search_path = %L\nAS $body$\n'
+            || E'#variable_conflict use_column\n'
+            || CASE WHEN v_op.kind = 'count' THEN E'DECLARE\n    v_count integer;\n' ELSE '' END || E'BEGIN\n'
+            || E'    -- Written by tasker._compile_queue_statements() (sql/0305_queue_messages.sql): one\n'
+            || E'    -- branch per queue of tasker.namespaces, then the dynamic statement for any other queue.\n'
+            || E'%s    %s\nEND;\n$body$',
+            v_op.name, v_op.args, v_op.returns, '', coalesce(v_branches, ''), v_dynamic);
+    END LOOP;
+END;
+$_$;
+
+--
 -- Name: _dispatch_steps(uuid[], timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -736,12 +809,29 @@ CREATE FUNCTION tasker._queue_delete(p_queue text, p_msg_ids bigint[]) RETURNS i
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $_$
+#variable_conflict use_column
 DECLARE
-    v_deleted integer;
+    v_count integer;
 BEGIN
-    EXECUTE format('DELETE FROM pgmq.%I WHERE msg_id = ANY ($1)', 'q_' || p_queue) USING p_msg_ids;
-    GET DIAGNOSTICS v_deleted = ROW_COUNT;
-    RETURN v_deleted;
+    -- Written by tasker._compile_queue_statements() (sql/0305_queue_messages.sql): one
+    -- branch per queue of tasker.namespaces, then the dynamic statement for any other queue.
+    EXECUTE format('DELETE FROM pgmq.%1$I q WHERE q.msg_id = ANY ($1)', 'q_' || p_queue) USING p_msg_ids; GET DIAGNOSTICS v_count = ROW_COUNT; RETURN v_count;
+END;
+$_$;
+
+--
+-- Name: _queue_lock(text, bigint[]); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._queue_lock(p_queue text, p_msg_ids bigint[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+BEGIN
+    -- Written by tasker._compile_queue_statements() (sql/0305_queue_messages.sql): one
+    -- branch per queue of tasker.namespaces, then the dynamic statement for any other queue.
+    EXECUTE format('SELECT 1 FROM pgmq.%1$I q WHERE q.msg_id = ANY ($1) ORDER BY q.msg_id FOR UPDATE', 'q_' || p_queue) USING p_msg_ids;
 END;
 $_$;
 
@@ -753,9 +843,11 @@ CREATE FUNCTION tasker._queue_read(p_queue text, p_vt_seconds integer, p_limit i
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $_$
+#variable_conflict use_column
 BEGIN
-    RETURN QUERY EXECUTE format(
-        'WITH cte AS (
+    -- Written by tasker._compile_queue_statements() (sql/0305_queue_messages.sql): one
+    -- branch per queue of tasker.namespaces, then the dynamic statement for any other queue.
+    RETURN QUERY EXECUTE format('WITH cte AS (
              SELECT q.msg_id FROM pgmq.%1$I q
               WHERE q.vt <= pg_catalog.clock_timestamp()
               ORDER BY q.msg_id
@@ -767,9 +859,7 @@ BEGIN
                 read_ct = m.read_ct + 1
            FROM cte
           WHERE m.msg_id = cte.msg_id
-         RETURNING m.msg_id, m.message',
-        'q_' || p_queue)
-      USING p_limit, pg_catalog.make_interval(secs => p_vt_seconds);
+         RETURNING m.msg_id, m.message', 'q_' || p_queue) USING p_limit, pg_catalog.make_interval(secs => p_vt_seconds);
 END;
 $_$;
 
@@ -781,11 +871,11 @@ CREATE FUNCTION tasker._queue_send(p_queue text, p_messages jsonb[]) RETURNS SET
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $_$
+#variable_conflict use_column
 BEGIN
-    RETURN QUERY EXECUTE format(
-        'INSERT INTO pgmq.%I (vt, message) SELECT pg_catalog.clock_timestamp(), m FROM unnest($1) AS m RETURNING msg_id',
-        'q_' || p_queue)
-      USING p_messages;
+    -- Written by tasker._compile_queue_statements() (sql/0305_queue_messages.sql): one
+    -- branch per queue of tasker.namespaces, then the dynamic statement for any other queue.
+    RETURN QUERY EXECUTE format('INSERT INTO pgmq.%1$I (vt, message) SELECT pg_catalog.clock_timestamp(), m FROM unnest($1) AS m RETURNING msg_id', 'q_' || p_queue) USING p_messages;
 END;
 $_$;
 
@@ -2224,6 +2314,7 @@ BEGIN
         PERFORM tasker._tune_queue_table(v_queue);
         INSERT INTO tasker.namespaces (name, queue_name) VALUES (v_ns, v_queue)
         ON CONFLICT (name) DO NOTHING;
+        PERFORM tasker._compile_queue_statements();
     END IF;
 
     INSERT INTO tasker.task_templates AS t (template_uuid, namespace, name, version, description, definition)
@@ -2723,9 +2814,7 @@ BEGIN
          GROUP BY n.queue_name
          ORDER BY n.queue_name
     LOOP
-        EXECUTE format('SELECT 1 FROM pgmq.%I q WHERE q.msg_id = ANY ($1) ORDER BY q.msg_id FOR UPDATE',
-                       'q_' || v_queue.queue_name)
-          USING v_queue.msg_ids;
+        PERFORM tasker._queue_lock(v_queue.queue_name, v_queue.msg_ids);
     END LOOP;
     -- The steps and their children (edges never change) in one step_uuid-ordered pass: applying
     -- a success below locks the children too, and taking them out of order could deadlock.
@@ -4011,6 +4100,12 @@ REVOKE ALL ON FUNCTION tasker._advance_tasks_to_in_process(p_task_uuids uuid[], 
 REVOKE ALL ON FUNCTION tasker._apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _compile_queue_statements(); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._compile_queue_statements() FROM PUBLIC;
+
+--
 -- Name: FUNCTION _dispatch_steps(p_step_uuids uuid[], p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
 --
 
@@ -4063,6 +4158,12 @@ REVOKE ALL ON FUNCTION tasker._operate_step(p_step_uuid uuid, p_event text, p_pa
 --
 
 REVOKE ALL ON FUNCTION tasker._queue_delete(p_queue text, p_msg_ids bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _queue_lock(p_queue text, p_msg_ids bigint[]); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._queue_lock(p_queue text, p_msg_ids bigint[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _queue_read(p_queue text, p_vt_seconds integer, p_limit integer); Type: ACL; Schema: tasker; Owner: -
