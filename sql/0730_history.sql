@@ -9,7 +9,7 @@ RETURNS TABLE (id bigint, from_state text, to_state text, event text, attempt in
 LANGUAGE sql STABLE
 SET search_path = ''
 AS $$
-    -- Through the task's history index (task_uuid, xid): there is no index by step.
+    -- Through the history's key (task_uuid, xid, id): there is no index by step.
     SELECT h.id, h.from_state, h.to_state, h.event, h.attempt, h.metadata, h.created_at
       FROM tasker.workflow_step_transitions h
      WHERE h.task_uuid = (SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = p_step_uuid)
@@ -69,14 +69,14 @@ COMMENT ON FUNCTION tasker.task_history_since(uuid, bigint, bigint) IS
 -- `pg_current_snapshot()` in the same REPEATABLE READ transaction as each read and passes it as
 -- `after` to the next: every committed change is returned once, a change is never returned
 -- before one that committed earlier, and the read scans only the transactions since `after`'s
--- xmin (index (task_uuid, xid)), not the task's whole history. Rows written before history
--- carried transaction ids (xid NULL) count as older than every snapshot.
+-- xmin (the key (task_uuid, xid, id)), not the task's whole history. Rows written before history
+-- carried transaction ids (xid 0) count as older than every snapshot.
 CREATE OR REPLACE FUNCTION tasker.task_history_after(p_task_uuid uuid, p_after pg_snapshot)
 RETURNS TABLE (kind text, id bigint, step_uuid uuid, step_name text, step_position integer, from_state text,
                to_state text, event text, attempt integer, metadata jsonb, created_at timestamptz)
 LANGUAGE sql STABLE
 SET search_path = ''
--- Planned without the parameters' values: keep it on the (task_uuid, xid) index even when the
+-- Planned without the parameters' values: keep it on the (task_uuid, xid, id) key even when the
 -- statistics say a task owns much of the table.
 SET enable_seqscan = off
 AS $$

@@ -79,8 +79,9 @@ async fn a_cursor_sees_task_changes_and_rows_written_before_history_carried_xids
     let pool = &db.pool;
     register(pool, template("demo", "single", &[("only", &[])], json!({}))).await;
     let task = create_task(pool, "demo", "single", json!({})).await;
-    // Rows from before the column existed have no xid: older than any cursor.
-    sqlx::query("UPDATE tasker.workflow_step_transitions SET xid = NULL WHERE task_uuid = $1")
+    // Rows from before the column existed carry xid 0 (migration 20261207000005): older than any
+    // cursor.
+    sqlx::query("UPDATE tasker.workflow_step_transitions SET xid = '0' WHERE task_uuid = $1")
         .bind(task)
         .execute(pool)
         .await

@@ -2687,7 +2687,7 @@ CREATE FUNCTION tasker.step_transitions(p_step_uuid uuid) RETURNS TABLE(id bigin
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
-    -- Through the task's history index (task_uuid, xid): there is no index by step.
+    -- Through the history's key (task_uuid, xid, id): there is no index by step.
     SELECT h.id, h.from_state, h.to_state, h.event, h.attempt, h.metadata, h.created_at
       FROM tasker.workflow_step_transitions h
      WHERE h.task_uuid = (SELECT s.task_uuid FROM tasker.workflow_steps s WHERE s.step_uuid = p_step_uuid)
@@ -3671,7 +3671,7 @@ CREATE TABLE tasker.task_transitions (
     event text NOT NULL,
     metadata jsonb,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    xid xid8 DEFAULT pg_current_xact_id()
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL
 )
 WITH (autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_scale_factor='0.05', autovacuum_vacuum_cost_limit='2000');
 
@@ -3735,7 +3735,7 @@ CREATE TABLE tasker.workflow_step_transitions (
     attempt integer NOT NULL,
     metadata jsonb,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    xid xid8 DEFAULT pg_current_xact_id()
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL
 )
 WITH (autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_scale_factor='0.05', autovacuum_vacuum_cost_limit='2000');
 
@@ -3864,7 +3864,7 @@ ALTER TABLE ONLY tasker.task_templates
 --
 
 ALTER TABLE ONLY tasker.task_transitions
-    ADD CONSTRAINT task_transitions_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT task_transitions_pkey PRIMARY KEY (task_uuid, xid, id);
 
 --
 -- Name: tasks tasks_pkey; Type: CONSTRAINT; Schema: tasker; Owner: -
@@ -3892,7 +3892,7 @@ ALTER TABLE ONLY tasker.workflow_step_edges
 --
 
 ALTER TABLE ONLY tasker.workflow_step_transitions
-    ADD CONSTRAINT workflow_step_transitions_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT workflow_step_transitions_pkey PRIMARY KEY (task_uuid, xid, id);
 
 --
 -- Name: workflow_steps workflow_steps_name_unique; Type: CONSTRAINT; Schema: tasker; Owner: -
@@ -3926,12 +3926,6 @@ CREATE INDEX dlq_entries_status ON tasker.dlq_entries USING btree (resolution_st
 --
 
 CREATE INDEX dlq_entries_task ON tasker.dlq_entries USING btree (task_uuid, id);
-
---
--- Name: task_transitions_task; Type: INDEX; Schema: tasker; Owner: -
---
-
-CREATE INDEX task_transitions_task ON tasker.task_transitions USING btree (task_uuid, xid);
 
 --
 -- Name: tasks_completed_at; Type: INDEX; Schema: tasker; Owner: -
@@ -3974,12 +3968,6 @@ CREATE INDEX tasks_template ON tasker.tasks USING btree (namespace, name, versio
 --
 
 CREATE INDEX workflow_step_edges_to ON tasker.workflow_step_edges USING btree (to_step_uuid);
-
---
--- Name: workflow_step_transitions_task; Type: INDEX; Schema: tasker; Owner: -
---
-
-CREATE INDEX workflow_step_transitions_task ON tasker.workflow_step_transitions USING btree (task_uuid, xid);
 
 --
 -- Name: workflow_steps_ready; Type: INDEX; Schema: tasker; Owner: -
