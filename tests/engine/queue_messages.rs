@@ -1,7 +1,8 @@
 //! The hot path's queue operations (sql/0305_queue_messages.sql) do to a queue table what pgmq's
 //! own functions do: a message sent with one is read with the other, a read hides a message for
 //! its visibility timeout and counts the read, a held message is skipped, a delete removes exactly
-//! the ids given.
+//! the ids given. The queue 'probe' belongs to no namespace, so these go through the dynamic
+//! statements; a namespace's queue goes through its compiled branch (the last test).
 
 use serde_json::json;
 
@@ -55,6 +56,21 @@ async fn tasker_queue_operations_and_pgmq_see_the_same_messages() {
         .await
         .expect("read");
     assert_eq!(others, vec![sent[1], by_pgmq]);
+    holder.commit().await.expect("commit");
+
+    // A message locked through _queue_lock is skipped by a read until the lock is released.
+    sqlx::query("UPDATE pgmq.q_probe SET vt = now() - interval '1 second'").execute(pool).await.expect("expire");
+    let mut holder = pool.begin().await.expect("begin");
+    sqlx::query("SELECT tasker._queue_lock('probe', $1)")
+        .bind(vec![sent[0]])
+        .execute(&mut *holder)
+        .await
+        .expect("lock");
+    let unlocked: Vec<i64> = sqlx::query_scalar("SELECT msg_id FROM tasker._queue_read('probe', 0, 10)")
+        .fetch_all(pool)
+        .await
+        .expect("read");
+    assert_eq!(unlocked, vec![sent[1], by_pgmq]);
     holder.commit().await.expect("commit");
 
     // Delete removes exactly the ids given; unknown ids are ignored.
