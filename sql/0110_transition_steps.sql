@@ -82,10 +82,6 @@ BEGIN
         SELECT DISTINCT ON (i.step_uuid) i.step_uuid, coalesce(i.payload, '{}'::jsonb) AS payload
           FROM unnest(p_step_uuids, p_payloads) AS i (step_uuid, payload)
          ORDER BY i.step_uuid
-    ), old AS (
-        SELECT s.step_uuid, s.state, input.payload
-          FROM tasker.workflow_steps s
-          JOIN input ON input.step_uuid = s.step_uuid
     ), moved AS (
         UPDATE tasker.workflow_steps s
            SET state = m.to_state,
@@ -99,28 +95,29 @@ BEGIN
                parents_pending = CASE WHEN m.to_state = 'enqueued' THEN 0 ELSE s.parents_pending END,
                completed_at = CASE WHEN m.to_state IN ('complete', 'resolved_manually') THEN v_now END,
                next_retry_at = CASE WHEN m.to_state = 'waiting_for_retry'
-                   THEN coalesce((old.payload ->> 'next_retry_at')::timestamptz, v_now) END,
+                   THEN coalesce((input.payload ->> 'next_retry_at')::timestamptz, v_now) END,
                ready_at = CASE
                    WHEN m.to_state = 'waiting_for_retry'
-                       THEN coalesce((old.payload ->> 'next_retry_at')::timestamptz, v_now)
+                       THEN coalesce((input.payload ->> 'next_retry_at')::timestamptz, v_now)
                    WHEN m.to_state = 'pending' AND s.parents_pending = 0 THEN v_now
                    END,
                results = CASE
-                   WHEN old.payload ? 'results' THEN old.payload -> 'results'
+                   WHEN input.payload ? 'results' THEN input.payload -> 'results'
                    WHEN p_event = 'reset' THEN NULL
                    ELSE s.results END,
                last_error = CASE
-                   WHEN old.payload ? 'error' THEN old.payload -> 'error'
+                   WHEN input.payload ? 'error' THEN input.payload -> 'error'
                    ELSE s.last_error END,
                dispatch_msg_id = CASE
-                   WHEN old.payload ? 'dispatch_msg_id' THEN (old.payload ->> 'dispatch_msg_id')::bigint
+                   WHEN input.payload ? 'dispatch_msg_id' THEN (input.payload ->> 'dispatch_msg_id')::bigint
                    WHEN m.to_state = 'enqueued' THEN NULL
                    ELSE s.dispatch_msg_id END
-          FROM old
-          JOIN tasker.step_state_transitions m ON m.from_state = old.state AND m.event = p_event
-         WHERE s.step_uuid = old.step_uuid
-        RETURNING s.step_uuid, s.task_uuid, old.state AS from_state, s.state AS to_state, s.attempts,
-                  old.payload
+          FROM input
+          JOIN tasker.step_state_transitions m ON m.event = p_event
+         WHERE s.step_uuid = input.step_uuid
+           AND m.from_state = s.state
+        -- The old state is the matched move's from_state: no second read of the rows.
+        RETURNING s.step_uuid, s.task_uuid, m.from_state, s.state AS to_state, s.attempts, input.payload
     ), history AS (
         INSERT INTO tasker.workflow_step_transitions
                (step_uuid, task_uuid, from_state, to_state, event, attempt, metadata, created_at)
@@ -135,16 +132,17 @@ BEGIN
                END,
                v_now
           FROM moved
+    ), notified AS (
+        -- One notification per 200 tasks touched (payloads stay far below PostgreSQL's 8000-byte
+        -- limit), from the rows the update returned; the query below joins it, so it runs.
+        SELECT count(pg_notify('tasker_steps_changed', c.tasks)) AS sent
+          FROM (SELECT string_agg(x.task_uuid::text, ',') AS tasks
+                  FROM (SELECT d.task_uuid, (row_number() OVER () - 1) / 200 AS chunk
+                          FROM (SELECT DISTINCT moved.task_uuid FROM moved) d) x
+                 GROUP BY x.chunk) c
     )
-    SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, moved.attempts FROM moved;
-
-    -- One notification per 200 tasks touched (payloads stay far below PostgreSQL's 8000-byte limit).
-    PERFORM pg_notify('tasker_steps_changed', c.tasks)
-       FROM (SELECT string_agg(x.task_uuid::text, ',') AS tasks
-               FROM (SELECT d.task_uuid, (row_number() OVER () - 1) / 200 AS chunk
-                       FROM (SELECT DISTINCT s.task_uuid FROM tasker.workflow_steps s
-                              WHERE s.step_uuid = ANY (p_step_uuids)) d) x
-              GROUP BY x.chunk) c;
+    SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, moved.attempts
+      FROM moved CROSS JOIN notified;
 END;
 $$;
 COMMENT ON FUNCTION tasker.transition_steps(uuid[], text, jsonb[], jsonb, timestamptz) IS

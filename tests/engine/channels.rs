@@ -87,3 +87,43 @@ async fn a_dispatch_notifies_at_commit_only_for_steps_still_waiting() {
     let heard = listener.recv().await.expect("notification");
     assert_eq!(heard.payload(), "worker_other_queue", "the chained and the rolled-back dispatches notified nobody");
 }
+
+/// `transition_steps` notifies `tasker_steps_changed` once per call with the comma-separated uuids
+/// of the tasks whose steps it moved (each once), and a call that moves nothing sends nothing.
+#[tokio::test]
+async fn a_step_transition_notifies_the_tasks_it_touched() {
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use crate::support::*;
+
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "pair", &[("first", &[]), ("second", &[])], json!({"max_attempts": 1}))).await;
+    let a = create_task(pool, "demo", "pair", json!({})).await;
+    let b = create_task(pool, "demo", "pair", json!({})).await;
+    let claimed = claim(pool, "demo", 10, None).await;
+    assert_eq!(claimed.len(), 4);
+
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.expect("listener");
+    listener.listen("tasker_steps_changed").await.expect("listen");
+
+    // Nothing moved (an empty list): no notification. Then all four steps of the two tasks in
+    // one call: one notification naming both tasks once.
+    sqlx::query("SELECT * FROM tasker.transition_steps('{}'::uuid[], 'complete')")
+        .execute(pool)
+        .await
+        .expect("empty transition");
+    let steps: Vec<Uuid> = claimed.iter().map(|c| c.step_uuid).collect();
+    sqlx::query("SELECT * FROM tasker.transition_steps($1, 'complete')")
+        .bind(&steps)
+        .execute(pool)
+        .await
+        .expect("transition");
+    let heard = listener.recv().await.expect("notification");
+    let mut named: Vec<Uuid> = heard.payload().split(',').map(|u| u.parse().expect("uuid")).collect();
+    named.sort();
+    let mut expected = vec![a, b];
+    expected.sort();
+    assert_eq!(named, expected, "one notification, each task once: {}", heard.payload());
+}
