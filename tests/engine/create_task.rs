@@ -390,3 +390,112 @@ async fn uuid_v7_is_inlined() {
         assert!(!plan.contains("uuid_v7"), "{call} is not inlined: {plan}");
     }
 }
+
+/// A batch of several templates is inserted set by set: each task gets its own template's steps,
+/// edges between its own steps only, its state path in order, and one message per root.
+#[tokio::test]
+async fn create_tasks_gives_each_task_of_a_mixed_batch_its_own_steps_and_edges() {
+    let db = examples().await;
+    let pool = &db.pool;
+    let rows: Vec<(i32, Option<uuid::Uuid>, Option<String>)> =
+        sqlx::query_as("SELECT ordinality, task_uuid, error_code FROM tasker.create_tasks($1)")
+            .bind(json!([
+                {"namespace": "orders", "name": "order_fulfillment", "context": order()},
+                {"namespace": "demo", "name": "diamond"},
+                {"namespace": "orders", "name": "order_fulfillment", "context": order(), "options": {"priority": 7}},
+                {"namespace": "demo", "name": "linear"}
+            ]))
+            .fetch_all(pool)
+            .await
+            .expect("create_tasks");
+    assert!(rows.iter().all(|r| r.1.is_some() && r.2.is_none()), "{rows:?}");
+    let tasks: Vec<uuid::Uuid> = rows.iter().filter_map(|r| r.1).collect();
+    let mut sorted = tasks.clone();
+    sorted.sort();
+    assert_eq!(sorted, tasks, "task ids sort in request order");
+
+    for (task, (steps, edges, roots)) in tasks.iter().zip([(5, 5, 1), (4, 4, 1), (5, 5, 1), (10, 9, 1)]) {
+        let got: (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM tasker.workflow_steps WHERE task_uuid = $1),
+                    (SELECT count(*) FROM tasker.workflow_step_edges e
+                       JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
+                       JOIN tasker.workflow_steps c ON c.step_uuid = e.to_step_uuid
+                      WHERE p.task_uuid = $1 AND c.task_uuid = $1),
+                    (SELECT count(*) FROM tasker.workflow_steps WHERE task_uuid = $1 AND state = 'enqueued'),
+                    (SELECT count(*) FROM tasker.workflow_step_edges e
+                       JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
+                       JOIN tasker.workflow_steps c ON c.step_uuid = e.to_step_uuid
+                      WHERE (p.task_uuid = $1) <> (c.task_uuid = $1))",
+        )
+        .bind(task)
+        .fetch_one(pool)
+        .await
+        .expect("counts");
+        assert_eq!(got, (steps, edges, roots, 0), "task {task}");
+        let path: Vec<String> = task_history(pool, *task).await.into_iter().map(|h| h.1).collect();
+        assert_eq!(path, vec!["pending", "initializing", "enqueuing_steps", "steps_in_process"]);
+        // Every step's parent counter matches its edges.
+        let wrong: i64 = count(
+            pool,
+            &format!(
+                "SELECT count(*) FROM tasker.workflow_steps s WHERE s.task_uuid = '{task}'
+                    AND s.parents_total <> (SELECT count(*) FROM tasker.workflow_step_edges e
+                                             WHERE e.to_step_uuid = s.step_uuid)"
+            ),
+        )
+        .await;
+        assert_eq!(wrong, 0, "task {task}");
+    }
+    let priority: i32 = sqlx::query_scalar("SELECT priority FROM tasker.workflow_steps WHERE task_uuid = $1 LIMIT 1")
+        .bind(tasks[2])
+        .fetch_one(pool)
+        .await
+        .expect("priority");
+    assert_eq!(priority, 7);
+    assert_eq!(queue_messages(pool, "orders").await.len(), 2);
+    assert_eq!(queue_messages(pool, "demo").await.len(), 2);
+}
+
+/// When inserting the batch fails (here a trigger refuses one task row), each request is inserted
+/// again alone: only the refused one is lost, and an idempotency key still returns its first task
+/// or TK005 for a different request.
+#[tokio::test]
+async fn create_tasks_loses_only_the_request_whose_insert_fails() {
+    let db = examples().await;
+    let pool = &db.pool;
+    sqlx::raw_sql(
+        "CREATE FUNCTION public.refuse_task() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.context ? 'refuse' THEN RAISE EXCEPTION 'refused by a trigger'; END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_task BEFORE INSERT ON tasker.tasks FOR EACH ROW EXECUTE FUNCTION public.refuse_task();",
+    )
+    .execute(pool)
+    .await
+    .expect("trigger");
+    type Row = (i32, Option<uuid::Uuid>, Option<String>, Option<String>);
+    let rows: Vec<Row> =
+        sqlx::query_as("SELECT ordinality, task_uuid, error_code, error_message FROM tasker.create_tasks($1)")
+            .bind(json!([
+                {"namespace": "demo", "name": "diamond", "options": {"idempotency_key": "k"}},
+                {"namespace": "demo", "name": "diamond", "context": {"refuse": true}},
+                {"namespace": "demo", "name": "nope"},
+                {"namespace": "demo", "name": "diamond", "options": {"idempotency_key": "k"}},
+                {"namespace": "demo", "name": "diamond", "options": {"idempotency_key": "k", "reason": "other"}},
+                {"namespace": "demo", "name": "linear"}
+            ]))
+            .fetch_all(pool)
+            .await
+            .expect("create_tasks");
+    let codes: Vec<Option<&str>> = rows.iter().map(|r| r.2.as_deref()).collect();
+    assert_eq!(codes, vec![None, Some("P0001"), Some("TK002"), None, Some("TK005"), None], "{rows:?}");
+    assert!(rows[1].3.as_deref().is_some_and(|m| m.contains("refused by a trigger")), "{rows:?}");
+    assert!(rows[4].3.as_deref().is_some_and(|m| m.contains("idempotency key 'k'")), "{rows:?}");
+    assert_eq!(rows[0].1, rows[3].1, "the same request with the same key is the same task");
+    assert!(rows[0].1.is_some() && rows[5].1.is_some() && rows[0].1 != rows[5].1);
+    assert_eq!(count(pool, "SELECT count(*) FROM tasker.tasks").await, 2);
+    assert_eq!(count(pool, "SELECT count(*) FROM tasker.workflow_steps").await, 4 + 10);
+    assert_eq!(count(pool, "SELECT count(*) FROM tasker.task_transitions").await, 8);
+    assert_eq!(queue_messages(pool, "demo").await.len(), 2, "one root message per created task");
+}

@@ -11,6 +11,31 @@ CREATE SCHEMA tasker;
 CREATE SCHEMA tasker_audit;
 
 --
+-- Name: task_request; Type: TYPE; Schema: tasker; Owner: -
+--
+
+CREATE TYPE tasker.task_request AS (
+	ordinality integer,
+	task_uuid uuid,
+	template_uuid uuid,
+	namespace text,
+	name text,
+	version text,
+	context jsonb,
+	options jsonb,
+	priority integer,
+	tags text[],
+	request_hash text,
+	step_count integer
+);
+
+--
+-- Name: TYPE task_request; Type: COMMENT; Schema: tasker; Owner: -
+--
+
+COMMENT ON TYPE tasker.task_request IS 'A task request tasker._check_task_request accepted: what tasker._insert_tasks inserts.';
+
+--
 -- Name: _active_task_states(); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -192,6 +217,100 @@ BEGIN
                         coalesce(cardinality(v_fail), 0), v_dispatched, coalesce(cardinality(v_flag), 0);
 END;
 $$;
+
+--
+-- Name: _check_task_request(integer, text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._check_task_request(p_ordinality integer, p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb) RETURNS tasker.task_request
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $_$
+DECLARE
+    v_options  jsonb := coalesce(p_options, '{}');
+    v_context  jsonb := coalesce(p_context, '{}');
+    v_template tasker.task_templates;
+    v_errors   text[];
+    v_key      text;
+    v_task     uuid := tasker.uuid_v7();
+    v_priority integer;
+    v_tags     text[];
+BEGIN
+    -- Guards -------------------------------------------------------------------------------
+    IF p_version IS NULL THEN
+        SELECT * INTO v_template FROM tasker.task_templates t
+         WHERE t.namespace = p_namespace AND t.name = p_name
+         ORDER BY t.created_at DESC, t.template_uuid DESC LIMIT 1;
+    ELSE
+        SELECT * INTO v_template FROM tasker.task_templates t
+         WHERE t.namespace = p_namespace AND t.name = p_name AND t.version = p_version;
+    END IF;
+    IF v_template.template_uuid IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002',
+            MESSAGE = format('unknown task template %s/%s/%s', p_namespace, p_name, coalesce(p_version, 'latest')),
+            HINT = coalesce('registered versions: ' ||
+                (SELECT string_agg(t.version, ', ' ORDER BY t.created_at) FROM tasker.task_templates t
+                  WHERE t.namespace = p_namespace AND t.name = p_name),
+                'register it with tasker.register_template(definition) or under config/tasks/');
+    END IF;
+
+    IF jsonb_typeof(v_options) <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'options must be a JSON object';
+    END IF;
+    SELECT k INTO v_key FROM jsonb_object_keys(v_options) k
+     WHERE k NOT IN ('priority', 'tags', 'initiator', 'source_system', 'reason', 'idempotency_key', 'correlation_id')
+     LIMIT 1;
+    IF v_key IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('unknown option ''%s''', v_key),
+            HINT = 'options are priority, tags, initiator, source_system, reason, idempotency_key, correlation_id';
+    END IF;
+    IF v_options ? 'priority' AND (jsonb_typeof(v_options -> 'priority') <> 'number'
+        OR (v_options ->> 'priority')::numeric % 1 <> 0
+        OR (v_options ->> 'priority')::numeric NOT BETWEEN -1000000 AND 1000000) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'priority must be an integer from -1000000 to 1000000';
+    END IF;
+    v_priority := coalesce((v_options ->> 'priority')::numeric::integer, 0);
+    IF v_options ? 'tags' AND (jsonb_typeof(v_options -> 'tags') <> 'array'
+        OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_options -> 'tags') e WHERE jsonb_typeof(e) <> 'string')) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'tags must be a list of strings';
+    END IF;
+    v_tags := coalesce(ARRAY(SELECT jsonb_array_elements_text(v_options -> 'tags')), '{}');
+    SELECT k INTO v_key FROM unnest(ARRAY['initiator', 'source_system', 'reason', 'idempotency_key', 'correlation_id']) k
+     WHERE v_options ? k AND jsonb_typeof(v_options -> k) NOT IN ('string', 'null')
+     LIMIT 1;
+    IF v_key IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('option %s must be a string', v_key);
+    END IF;
+    IF length(v_options ->> 'idempotency_key') NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'idempotency_key must be 1 to 255 characters';
+    END IF;
+    IF v_options ->> 'correlation_id' IS NOT NULL
+       AND v_options ->> 'correlation_id' !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'correlation_id must be a UUID';
+    END IF;
+
+    IF jsonb_typeof(v_context) <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('task context must be a JSON object, got %s', jsonb_typeof(v_context));
+    END IF;
+    IF v_template.definition ? 'input_schema' THEN
+        v_errors := tasker.json_schema_errors(v_template.definition -> 'input_schema', v_context, '$');
+        IF cardinality(v_errors) > 0 THEN
+            RAISE EXCEPTION USING ERRCODE = 'TK004',
+                MESSAGE = format('task context does not match the input_schema of %s/%s/%s: %s',
+                                 v_template.namespace, v_template.name, v_template.version, array_to_string(v_errors, '; ')),
+                DETAIL = array_to_json(v_errors)::text;
+        END IF;
+    END IF;
+
+    RETURN ROW(p_ordinality, v_task, v_template.template_uuid, v_template.namespace, v_template.name,
+               v_template.version, v_context, v_options, v_priority, v_tags,
+               md5(jsonb_build_object('template', v_template.template_uuid, 'context', v_context,
+                                      'options', v_options - 'idempotency_key')::text),
+               jsonb_array_length(v_template.definition -> 'steps'))::tasker.task_request;
+END;
+$_$;
 
 --
 -- Name: _compile_queue_statements(); Type: FUNCTION; Schema: tasker; Owner: -
@@ -506,160 +625,99 @@ $$;
 COMMENT ON FUNCTION tasker._input_schema_problem(p_schema jsonb, p_path text, p_depth integer) IS 'Checks a template input_schema against the JSON Schema subset json_schema_errors applies (keyword types, valid regex, 32 levels at most). Pure. Returns NULL when usable, else a message naming the keyword path.';
 
 --
--- Name: _insert_task(text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: tasker; Owner: -
+-- Name: _insert_tasks(tasker.task_request[]); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
-CREATE FUNCTION tasker._insert_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, OUT o_task_uuid uuid, OUT o_created boolean) RETURNS record
+CREATE FUNCTION tasker._insert_tasks(p_requests tasker.task_request[]) RETURNS TABLE(ordinality integer, task_uuid uuid, created boolean, error_code text, error_message text)
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
-    AS $_$
+    AS $$
+#variable_conflict use_column
 DECLARE
-    v_now      timestamptz := now();
-    v_options  jsonb := coalesce(p_options, '{}');
-    v_context  jsonb := coalesce(p_context, '{}');
-    v_template tasker.task_templates;
-    v_errors   text[];
-    v_key      text;
-    v_hash     text;
-    v_task     uuid := tasker.uuid_v7();
-    v_existing tasker.tasks;
-    v_priority integer;
-    v_tags     text[];
+    v_now timestamptz := now();
+    v_new uuid[];
 BEGIN
-    -- Guards -------------------------------------------------------------------------------
-    IF p_version IS NULL THEN
-        SELECT * INTO v_template FROM tasker.task_templates t
-         WHERE t.namespace = p_namespace AND t.name = p_name
-         ORDER BY t.created_at DESC, t.template_uuid DESC LIMIT 1;
-    ELSE
-        SELECT * INTO v_template FROM tasker.task_templates t
-         WHERE t.namespace = p_namespace AND t.name = p_name AND t.version = p_version;
-    END IF;
-    IF v_template.template_uuid IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK002',
-            MESSAGE = format('unknown task template %s/%s/%s', p_namespace, p_name, coalesce(p_version, 'latest')),
-            HINT = coalesce('registered versions: ' ||
-                (SELECT string_agg(t.version, ', ' ORDER BY t.created_at) FROM tasker.task_templates t
-                  WHERE t.namespace = p_namespace AND t.name = p_name),
-                'register it with tasker.register_template(definition) or under config/tasks/');
-    END IF;
-
-    IF jsonb_typeof(v_options) <> 'object' THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'options must be a JSON object';
-    END IF;
-    SELECT k INTO v_key FROM jsonb_object_keys(v_options) k
-     WHERE k NOT IN ('priority', 'tags', 'initiator', 'source_system', 'reason', 'idempotency_key', 'correlation_id')
-     LIMIT 1;
-    IF v_key IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('unknown option ''%s''', v_key),
-            HINT = 'options are priority, tags, initiator, source_system, reason, idempotency_key, correlation_id';
-    END IF;
-    IF v_options ? 'priority' AND (jsonb_typeof(v_options -> 'priority') <> 'number'
-        OR (v_options ->> 'priority')::numeric % 1 <> 0
-        OR (v_options ->> 'priority')::numeric NOT BETWEEN -1000000 AND 1000000) THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'priority must be an integer from -1000000 to 1000000';
-    END IF;
-    v_priority := coalesce((v_options ->> 'priority')::numeric::integer, 0);
-    IF v_options ? 'tags' AND (jsonb_typeof(v_options -> 'tags') <> 'array'
-        OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_options -> 'tags') e WHERE jsonb_typeof(e) <> 'string')) THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'tags must be a list of strings';
-    END IF;
-    v_tags := coalesce(ARRAY(SELECT jsonb_array_elements_text(v_options -> 'tags')), '{}');
-    SELECT k INTO v_key FROM unnest(ARRAY['initiator', 'source_system', 'reason', 'idempotency_key', 'correlation_id']) k
-     WHERE v_options ? k AND jsonb_typeof(v_options -> k) NOT IN ('string', 'null')
-     LIMIT 1;
-    IF v_key IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('option %s must be a string', v_key);
-    END IF;
-    IF length(v_options ->> 'idempotency_key') NOT BETWEEN 1 AND 255 THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'idempotency_key must be 1 to 255 characters';
-    END IF;
-    IF v_options ->> 'correlation_id' IS NOT NULL
-       AND v_options ->> 'correlation_id' !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'correlation_id must be a UUID';
-    END IF;
-
-    IF jsonb_typeof(v_context) <> 'object' THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = format('task context must be a JSON object, got %s', jsonb_typeof(v_context));
-    END IF;
-    IF v_template.definition ? 'input_schema' THEN
-        v_errors := tasker.json_schema_errors(v_template.definition -> 'input_schema', v_context, '$');
-        IF cardinality(v_errors) > 0 THEN
-            RAISE EXCEPTION USING ERRCODE = 'TK004',
-                MESSAGE = format('task context does not match the input_schema of %s/%s/%s: %s',
-                                 v_template.namespace, v_template.name, v_template.version, array_to_string(v_errors, '; ')),
-                DETAIL = array_to_json(v_errors)::text;
-        END IF;
-    END IF;
-
-    -- Idempotency --------------------------------------------------------------------------
-    v_hash := md5(jsonb_build_object(
-        'template', v_template.template_uuid, 'context', v_context, 'options', v_options - 'idempotency_key')::text);
-
-    INSERT INTO tasker.tasks (task_uuid, template_uuid, namespace, name, version, state, context, priority, tags,
-                              initiator, source_system, reason, idempotency_key, request_hash, correlation_id,
-                              step_count, created_at, updated_at)
-    VALUES (v_task, v_template.template_uuid, v_template.namespace, v_template.name, v_template.version, 'steps_in_process',
-            v_context, v_priority, v_tags, v_options ->> 'initiator', v_options ->> 'source_system',
-            v_options ->> 'reason', v_options ->> 'idempotency_key', v_hash,
-            coalesce((v_options ->> 'correlation_id')::uuid, v_task),
-            jsonb_array_length(v_template.definition -> 'steps'), v_now, v_now)
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
-
-    IF NOT FOUND THEN
-        SELECT * INTO v_existing FROM tasker.tasks t WHERE t.idempotency_key = v_options ->> 'idempotency_key';
-        IF v_existing.request_hash = v_hash THEN
-            o_task_uuid := v_existing.task_uuid;
-            o_created := false;
-            RETURN;
-        END IF;
-        RAISE EXCEPTION USING ERRCODE = 'TK005',
-            MESSAGE = format('idempotency key ''%s'' was already used for task %s with a different request',
-                             v_options ->> 'idempotency_key', v_existing.task_uuid);
-    END IF;
-
-    INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, created_at)
-    VALUES (v_task, NULL, 'pending', 'create', v_now),
-           (v_task, 'pending', 'initializing', 'initialize', v_now),
-           (v_task, 'initializing', 'enqueuing_steps', 'enqueue', v_now),
-           (v_task, 'enqueuing_steps', 'steps_in_process', 'steps_enqueued', v_now);
-
-    -- Steps and edges ----------------------------------------------------------------------
-    -- Roots enqueued (ready_at stays NULL: the ready index holds only steps waiting to be sent).
+    -- Tasks, in request order (an idempotency key repeated within the batch keeps the first).
     WITH inserted AS (
-        INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, position, namespace, state, priority,
-                                           max_attempts, backoff, backoff_base_ms, backoff_max_ms, timeout_seconds,
-                                           parents_total, parents_pending, enqueued_at, inputs, created_at, updated_at)
-        SELECT tasker.uuid_v7(v_now), v_task, s.value ->> 'name', s.value ->> 'handler', s.ordinality::integer,
-               v_template.namespace,
-               CASE WHEN jsonb_array_length(s.value -> 'depends_on') = 0 THEN 'enqueued' ELSE 'pending' END, v_priority,
-               (s.value #>> '{retry,max_attempts}')::integer, s.value #>> '{retry,backoff}',
-               (s.value #>> '{retry,base_ms}')::integer, (s.value #>> '{retry,max_ms}')::integer,
-               (s.value ->> 'timeout_seconds')::integer,
-               jsonb_array_length(s.value -> 'depends_on'), jsonb_array_length(s.value -> 'depends_on'),
-               CASE WHEN jsonb_array_length(s.value -> 'depends_on') = 0 THEN v_now END,
-               s.value -> 'inputs', v_now, v_now
-          FROM jsonb_array_elements(v_template.definition -> 'steps') WITH ORDINALITY s
-        RETURNING step_uuid, state
+        INSERT INTO tasker.tasks (task_uuid, template_uuid, namespace, name, version, state, context, priority, tags,
+                                  initiator, source_system, reason, idempotency_key, request_hash, correlation_id,
+                                  step_count, created_at, updated_at)
+        SELECT r.task_uuid, r.template_uuid, r.namespace, r.name, r.version, 'steps_in_process', r.context,
+               r.priority, r.tags, r.options ->> 'initiator', r.options ->> 'source_system', r.options ->> 'reason',
+               r.options ->> 'idempotency_key', r.request_hash,
+               coalesce((r.options ->> 'correlation_id')::uuid, r.task_uuid), r.step_count, v_now, v_now
+          FROM unnest(p_requests) r
+         ORDER BY r.ordinality
+        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING task_uuid
     )
-    INSERT INTO tasker.workflow_step_transitions (step_uuid, task_uuid, from_state, to_state, event, attempt, created_at)
-    SELECT inserted.step_uuid, v_task, 'pending', 'enqueued', 'enqueue', 0, v_now
-      FROM inserted
-     WHERE inserted.state = 'enqueued';
+    SELECT coalesce(array_agg(i.task_uuid), '{}') INTO v_new FROM inserted i;
 
-    INSERT INTO tasker.workflow_step_edges (from_step_uuid, to_step_uuid)
-    SELECT parent.step_uuid, child.step_uuid
-      FROM jsonb_array_elements(v_template.definition -> 'steps') s
-     CROSS JOIN jsonb_array_elements_text(s -> 'depends_on') d
-      JOIN tasker.workflow_steps child ON child.task_uuid = v_task AND child.name = s ->> 'name'
-      JOIN tasker.workflow_steps parent ON parent.task_uuid = v_task AND parent.name = d;
+    IF cardinality(v_new) > 0 THEN
+        INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, created_at)
+        SELECT t.u, p.from_state, p.to_state, p.event, v_now
+          FROM unnest(v_new) WITH ORDINALITY t(u, n)
+         CROSS JOIN (VALUES (1, NULL, 'pending', 'create'),
+                            (2, 'pending', 'initializing', 'initialize'),
+                            (3, 'initializing', 'enqueuing_steps', 'enqueue'),
+                            (4, 'enqueuing_steps', 'steps_in_process', 'steps_enqueued')) p(seq, from_state, to_state, event)
+         ORDER BY t.n, p.seq;
 
-    o_task_uuid := v_task;
-    o_created := true;
+        -- Steps (roots enqueued; ready_at stays NULL: the ready index holds only steps waiting to
+        -- be sent), the roots' enqueue history and the edges, from one read of the templates.
+        WITH steps AS MATERIALIZED (
+            SELECT tasker.uuid_v7(v_now) AS step_uuid, r.task_uuid, r.namespace, r.priority,
+                   s.value AS def, s.ordinality::integer AS position,
+                   jsonb_array_length(s.value -> 'depends_on') AS parents
+              FROM unnest(p_requests) r
+              JOIN tasker.task_templates t ON t.template_uuid = r.template_uuid
+             CROSS JOIN jsonb_array_elements(t.definition -> 'steps') WITH ORDINALITY s
+             WHERE r.task_uuid = ANY (v_new)
+        ), inserted AS (
+            INSERT INTO tasker.workflow_steps (step_uuid, task_uuid, name, handler, position, namespace, state, priority,
+                                               max_attempts, backoff, backoff_base_ms, backoff_max_ms, timeout_seconds,
+                                               parents_total, parents_pending, enqueued_at, inputs, created_at, updated_at)
+            SELECT s.step_uuid, s.task_uuid, s.def ->> 'name', s.def ->> 'handler', s.position, s.namespace,
+                   CASE WHEN s.parents = 0 THEN 'enqueued' ELSE 'pending' END, s.priority,
+                   (s.def #>> '{retry,max_attempts}')::integer, s.def #>> '{retry,backoff}',
+                   (s.def #>> '{retry,base_ms}')::integer, (s.def #>> '{retry,max_ms}')::integer,
+                   (s.def ->> 'timeout_seconds')::integer,
+                   s.parents, s.parents, CASE WHEN s.parents = 0 THEN v_now END,
+                   s.def -> 'inputs', v_now, v_now
+              FROM steps s
+            RETURNING step_uuid, task_uuid, state
+        ), enqueued AS (
+            INSERT INTO tasker.workflow_step_transitions (step_uuid, task_uuid, from_state, to_state, event, attempt, created_at)
+            SELECT i.step_uuid, i.task_uuid, 'pending', 'enqueued', 'enqueue', 0, v_now
+              FROM inserted i
+             WHERE i.state = 'enqueued'
+        )
+        INSERT INTO tasker.workflow_step_edges (from_step_uuid, to_step_uuid)
+        SELECT parent.step_uuid, child.step_uuid
+          FROM steps child
+         CROSS JOIN jsonb_array_elements_text(child.def -> 'depends_on') d
+          JOIN steps parent ON parent.task_uuid = child.task_uuid AND parent.def ->> 'name' = d;
+    END IF;
+
+    -- A request not inserted met an idempotency key: the same request gets that task.
+    RETURN QUERY
+    SELECT r.ordinality,
+           CASE WHEN r.task_uuid = ANY (v_new) THEN r.task_uuid
+                WHEN e.request_hash = r.request_hash THEN e.task_uuid END,
+           r.task_uuid = ANY (v_new),
+           CASE WHEN NOT (r.task_uuid = ANY (v_new)) AND e.request_hash IS DISTINCT FROM r.request_hash THEN 'TK005' END,
+           CASE WHEN NOT (r.task_uuid = ANY (v_new)) AND e.request_hash IS DISTINCT FROM r.request_hash THEN
+               format('idempotency key ''%s'' was already used for task %s with a different request',
+                      r.options ->> 'idempotency_key', e.task_uuid) END
+      FROM unnest(p_requests) r
+      LEFT JOIN tasker.tasks e
+        ON NOT (r.task_uuid = ANY (v_new))
+       AND e.idempotency_key = r.options ->> 'idempotency_key' AND e.idempotency_key IS NOT NULL
+     ORDER BY r.ordinality;
 END;
-$_$;
+$$;
 
 --
 -- Name: _move_task(uuid, text[], jsonb, timestamp with time zone, boolean); Type: FUNCTION; Schema: tasker; Owner: -
@@ -1329,11 +1387,15 @@ CREATE FUNCTION tasker.create_task(p_namespace text, p_name text, p_version text
 DECLARE
     v_new record;
 BEGIN
-    SELECT * INTO v_new FROM tasker._insert_task(p_namespace, p_name, p_version, p_context, p_options);
-    IF v_new.o_created THEN
-        PERFORM tasker._start_tasks(ARRAY[v_new.o_task_uuid]);
+    SELECT * INTO v_new
+      FROM tasker._insert_tasks(ARRAY[tasker._check_task_request(1, p_namespace, p_name, p_version, p_context, p_options)]);
+    IF v_new.error_code IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = v_new.error_code, MESSAGE = v_new.error_message;
     END IF;
-    RETURN v_new.o_task_uuid;
+    IF v_new.created THEN
+        PERFORM tasker._start_tasks(ARRAY[v_new.task_uuid]);
+    END IF;
+    RETURN v_new.task_uuid;
 END;
 $$;
 
@@ -1355,41 +1417,78 @@ CREATE FUNCTION tasker.create_tasks(p_requests jsonb) RETURNS TABLE(ordinality i
     AS $$
 #variable_conflict use_column
 DECLARE
-    v_req     record;
-    v_hint    text;
-    v_new     record;
-    v_created uuid[] := '{}'::uuid[];
+    v_req      record;
+    v_hint     text;
+    v_n        integer := 0;
+    v_checked  tasker.task_request[] := '{}'::tasker.task_request[];
+    v_outcome  record;
+    v_uuids    uuid[] := '{}'::uuid[];
+    v_codes    text[] := '{}'::text[];
+    v_messages text[] := '{}'::text[];
+    v_created  uuid[] := '{}'::uuid[];
+    v_one      tasker.task_request;
 BEGIN
     IF jsonb_typeof(p_requests) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'create_tasks expects a JSON array of requests';
     END IF;
     FOR v_req IN SELECT e.value AS body, e.ordinality::integer AS n FROM jsonb_array_elements(p_requests) WITH ORDINALITY e LOOP
-        ordinality := v_req.n;
+        v_n := v_req.n;
+        v_uuids[v_n] := NULL;
+        v_codes[v_n] := NULL;
+        v_messages[v_n] := NULL;
         BEGIN
             IF jsonb_typeof(v_req.body) <> 'object' THEN
                 RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'a task request must be a JSON object';
             END IF;
-            SELECT * INTO v_new FROM tasker._insert_task(
+            v_checked := v_checked || tasker._check_task_request(v_req.n,
                 v_req.body ->> 'namespace', v_req.body ->> 'name', v_req.body ->> 'version',
                 coalesce(v_req.body -> 'context', '{}'), coalesce(v_req.body -> 'options', '{}'));
-            task_uuid := v_new.o_task_uuid;
-            IF v_new.o_created THEN
-                v_created := v_created || v_new.o_task_uuid;
-            END IF;
-            error_code := NULL;
-            error_message := NULL;
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_hint = PG_EXCEPTION_HINT;
-            task_uuid := NULL;
-            error_code := SQLSTATE;
-            error_message := CASE WHEN coalesce(v_hint, '') = '' THEN SQLERRM ELSE SQLERRM || ' (' || v_hint || ')' END;
+            v_codes[v_n] := SQLSTATE;
+            v_messages[v_n] := CASE WHEN coalesce(v_hint, '') = '' THEN SQLERRM ELSE SQLERRM || ' (' || v_hint || ')' END;
         END;
-        RETURN NEXT;
     END LOOP;
-    -- Every new task's roots in one dispatch (rows returned above are sent at the end anyway).
+
+    IF cardinality(v_checked) > 0 THEN
+        BEGIN
+            FOR v_outcome IN SELECT * FROM tasker._insert_tasks(v_checked) LOOP
+                v_uuids[v_outcome.ordinality] := v_outcome.task_uuid;
+                v_codes[v_outcome.ordinality] := v_outcome.error_code;
+                v_messages[v_outcome.ordinality] := v_outcome.error_message;
+                IF v_outcome.created THEN
+                    v_created := v_created || v_outcome.task_uuid;
+                END IF;
+            END LOOP;
+        EXCEPTION WHEN OTHERS THEN
+            -- The batch is undone: each request alone, so that only a failing one is lost.
+            v_created := '{}'::uuid[];
+            FOREACH v_one IN ARRAY v_checked LOOP
+                BEGIN
+                    SELECT * INTO v_outcome FROM tasker._insert_tasks(ARRAY[v_one]);
+                    v_uuids[v_one.ordinality] := v_outcome.task_uuid;
+                    v_codes[v_one.ordinality] := v_outcome.error_code;
+                    v_messages[v_one.ordinality] := v_outcome.error_message;
+                    IF v_outcome.created THEN
+                        v_created := v_created || v_outcome.task_uuid;
+                    END IF;
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS v_hint = PG_EXCEPTION_HINT;
+                    v_uuids[v_one.ordinality] := NULL;
+                    v_codes[v_one.ordinality] := SQLSTATE;
+                    v_messages[v_one.ordinality] :=
+                        CASE WHEN coalesce(v_hint, '') = '' THEN SQLERRM ELSE SQLERRM || ' (' || v_hint || ')' END;
+                END;
+            END LOOP;
+        END;
+    END IF;
+
+    -- Every new task's roots in one dispatch, before the rows are returned.
     IF cardinality(v_created) > 0 THEN
         PERFORM tasker._start_tasks(v_created);
     END IF;
+    RETURN QUERY
+    SELECT n::integer, v_uuids[n], v_codes[n], v_messages[n] FROM generate_series(1, v_n) AS n;
 END;
 $$;
 
@@ -1397,7 +1496,7 @@ $$;
 -- Name: FUNCTION create_tasks(p_requests jsonb); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.create_tasks(p_requests jsonb) IS 'Creates many tasks in one call and one transaction, as create_task would one by one: each request runs in its own subtransaction, so a failing one is reported with its SQLSTATE and message and the others are created. Returns one row per request, in order.';
+COMMENT ON FUNCTION tasker.create_tasks(p_requests jsonb) IS 'Creates many tasks in one call and one transaction, as create_task would one by one: each request is checked alone and the accepted ones inserted together (each alone if that fails), so a failing request is reported with its SQLSTATE and message and the others are created. Returns one row per request, in order.';
 
 --
 -- Name: enqueue_ready_steps(integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
@@ -4086,6 +4185,12 @@ REVOKE ALL ON FUNCTION tasker._advance_tasks_to_in_process(p_task_uuids uuid[], 
 REVOKE ALL ON FUNCTION tasker._apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _check_task_request(p_ordinality integer, p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._check_task_request(p_ordinality integer, p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _compile_queue_statements(); Type: ACL; Schema: tasker; Owner: -
 --
 
@@ -4110,10 +4215,10 @@ REVOKE ALL ON FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamp w
 REVOKE ALL ON FUNCTION tasker._input_schema_problem(p_schema jsonb, p_path text, p_depth integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION _insert_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, OUT o_task_uuid uuid, OUT o_created boolean); Type: ACL; Schema: tasker; Owner: -
+-- Name: FUNCTION _insert_tasks(p_requests tasker.task_request[]); Type: ACL; Schema: tasker; Owner: -
 --
 
-REVOKE ALL ON FUNCTION tasker._insert_task(p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb, OUT o_task_uuid uuid, OUT o_created boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tasker._insert_tasks(p_requests tasker.task_request[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone, p_finalized boolean); Type: ACL; Schema: tasker; Owner: -
