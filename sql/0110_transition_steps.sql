@@ -47,7 +47,8 @@ BEGIN
 
     -- Lock in step_uuid order and check every move in one pass.
     SELECT count(*) AS found,
-           (array_agg(x.step_uuid ORDER BY x.step_uuid) FILTER (WHERE NOT x.allowed))[1] AS bad_uuid
+           (array_agg(x.step_uuid ORDER BY x.step_uuid) FILTER (WHERE NOT x.allowed))[1] AS bad_uuid,
+           (SELECT count(DISTINCT u) FROM unnest(p_step_uuids) AS u) AS wanted
       INTO v_check
       FROM (SELECT s.step_uuid,
                    EXISTS (SELECT 1 FROM tasker.step_state_transitions m
@@ -57,7 +58,7 @@ BEGIN
              ORDER BY s.step_uuid
                FOR UPDATE) x;
 
-    IF v_check.found < (SELECT count(DISTINCT u) FROM unnest(p_step_uuids) AS u) THEN
+    IF v_check.found < v_check.wanted THEN
         SELECT u INTO v_missing
           FROM unnest(p_step_uuids) AS u
          WHERE NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.step_uuid = u)

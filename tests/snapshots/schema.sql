@@ -1231,9 +1231,8 @@ DECLARE
     v_reclaim_p jsonb[];
     v_stale    bigint[];
     v_exhausted jsonb;
-    v_msgs     jsonb;
-    v_ids      uuid[];
-    v_decided  jsonb;
+    v_msg_ids  bigint[];
+    v_msg_steps uuid[];
     v_meta     jsonb := CASE WHEN p_worker IS NULL THEN NULL ELSE jsonb_build_object('worker', p_worker) END;
     -- Nothing written yet in this transaction: the claim may commit asynchronously.
     v_alone    boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL;
@@ -1248,54 +1247,60 @@ BEGIN
             MESSAGE = 'claim_steps: limit must be at least 1 and the visibility timeout between 1 and 43200 seconds';
     END IF;
 
-    SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'msg_id', m.msg_id,
-               'step_uuid', CASE WHEN m.message ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                                 THEN m.message ->> 'step_uuid' END)), '[]'::jsonb)
-      INTO v_msgs
+    -- The messages, in msg_id order; a message that names no step (malformed) keeps a NULL step.
+    SELECT array_agg(m.msg_id ORDER BY m.msg_id),
+           array_agg(CASE WHEN m.message ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                          THEN (m.message ->> 'step_uuid')::uuid END ORDER BY m.msg_id)
+      INTO v_msg_ids, v_msg_steps
       FROM tasker._queue_read(v_queue, p_vt_seconds, p_limit) m;
-    IF jsonb_array_length(v_msgs) = 0 THEN
+    IF v_msg_ids IS NULL THEN
         RETURN;
     END IF;
     IF v_alone THEN
         PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
     END IF;
 
-    -- Ids first, as an array: the planner then reads the steps through their primary key.
-    v_ids := ARRAY(SELECT x.step_uuid FROM jsonb_to_recordset(v_msgs) AS x (msg_id bigint, step_uuid uuid)
-                    WHERE x.step_uuid IS NOT NULL);
-
-    -- Lock the steps in a fixed order before deciding.
-    PERFORM 1 FROM tasker.workflow_steps s
-     WHERE s.step_uuid = ANY (v_ids)
-     ORDER BY s.step_uuid FOR UPDATE;
-
-    -- One decision per message: the first message of a step decides; any other is stale.
-    SELECT jsonb_agg(jsonb_build_object('msg_id', d.msg_id, 'step_uuid', d.step_uuid, 'action', d.action,
-                                        'attempts', d.attempts, 'task_uuid', d.task_uuid, 'name', d.name,
-                                        'dispatch_msg_id', d.dispatch_msg_id))
-      INTO v_decided
-      FROM (SELECT x.msg_id, s.step_uuid, s.attempts, s.task_uuid, s.name, s.dispatch_msg_id,
-                   CASE WHEN s.step_uuid IS NULL OR x.rn > 1 THEN 'stale'
-                        WHEN s.state = 'enqueued' THEN 'claim'
-                        WHEN s.state = 'in_progress' AND s.attempts < s.max_attempts THEN 'reclaim'
-                        WHEN s.state = 'in_progress' THEN 'exhausted'
-                        ELSE 'stale' END AS action
-              FROM (SELECT r.msg_id, r.step_uuid,
-                           row_number() OVER (PARTITION BY r.step_uuid ORDER BY r.msg_id) AS rn
-                      FROM jsonb_to_recordset(v_msgs) AS r (msg_id bigint, step_uuid uuid)) x
-              LEFT JOIN (SELECT * FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s
-                     ON s.step_uuid = x.step_uuid) d;
-
-    SELECT array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.action = 'claim'),
-           array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id) ORDER BY d.step_uuid) FILTER (WHERE d.action = 'claim'),
-           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.action = 'reclaim'),
+    -- Lock the steps in step_uuid order and decide on the locked rows, in one statement: one
+    -- decision per message, the first message of a step decides, any other is stale. The lists
+    -- come out in step_uuid order (the order transition_steps locks in).
+    WITH locked AS MATERIALIZED (
+        SELECT s.step_uuid, s.state, s.attempts, s.max_attempts, s.task_uuid, s.name, s.dispatch_msg_id
+          FROM tasker.workflow_steps s
+         WHERE s.step_uuid = ANY (v_msg_steps)
+         ORDER BY s.step_uuid
+           FOR UPDATE
+    ), d AS (
+        SELECT x.msg_id, l.step_uuid, l.attempts, l.task_uuid, l.name, l.dispatch_msg_id,
+               CASE WHEN l.step_uuid IS NULL OR x.rn > 1 THEN 'stale'
+                    WHEN l.state = 'enqueued' THEN 'claim'
+                    WHEN l.state = 'in_progress' AND l.attempts < l.max_attempts THEN 'reclaim'
+                    WHEN l.state = 'in_progress' THEN 'exhausted'
+                    ELSE 'stale' END AS action
+          FROM (SELECT u.msg_id, u.step_uuid, row_number() OVER (PARTITION BY u.step_uuid ORDER BY u.msg_id) AS rn
+                  FROM unnest(v_msg_ids, v_msg_steps) AS u (msg_id, step_uuid)) x
+          LEFT JOIN locked l ON l.step_uuid = x.step_uuid
+         ORDER BY l.step_uuid, x.msg_id
+    )
+    SELECT array_agg(d.step_uuid) FILTER (WHERE d.action = 'claim'),
+           array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id)) FILTER (WHERE d.action = 'claim'),
+           array_agg(d.step_uuid) FILTER (WHERE d.action = 'reclaim'),
            array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id, 'metadata',
-                     jsonb_build_object('reason', 'visibility timeout expired; previous attempt presumed lost'))
-                     ORDER BY d.step_uuid) FILTER (WHERE d.action = 'reclaim'),
-           array_agg(d.msg_id) FILTER (WHERE d.action IN ('stale', 'exhausted'))
-      INTO v_claim, v_claim_p, v_reclaim, v_reclaim_p, v_stale
-      FROM jsonb_to_recordset(v_decided) AS d (msg_id bigint, step_uuid uuid, action text);
+                     jsonb_build_object('reason', 'visibility timeout expired; previous attempt presumed lost')))
+                     FILTER (WHERE d.action = 'reclaim'),
+           array_agg(d.msg_id) FILTER (WHERE d.action IN ('stale', 'exhausted')),
+           -- Lost attempts with none left, as results for the path below.
+           jsonb_agg(jsonb_build_object(
+               'step_uuid', d.step_uuid,
+               'task_uuid', d.task_uuid,
+               'attempt', d.attempts,
+               'msg_id', d.dispatch_msg_id,
+               'status', 'permanent_error',
+               'error', jsonb_build_object(
+                   'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
+                                     d.name, d.attempts),
+                   'class', 'VisibilityTimeout'))) FILTER (WHERE d.action = 'exhausted')
+      INTO v_claim, v_claim_p, v_reclaim, v_reclaim_p, v_stale, v_exhausted
+      FROM d;
 
     -- A claim is dated when its messages were read and its steps locked, not when its
     -- transaction began: a transaction begun before a parent's result was applied can read the
@@ -1307,20 +1312,6 @@ BEGIN
     -- Lost attempts with none left: fail them now, through the result path, under the step locks
     -- held since above. Leaving them in_progress until a result processor ran would let the lost
     -- attempt's worker ack a success that is then dropped.
-    SELECT jsonb_agg(jsonb_build_object(
-               'step_uuid', d.step_uuid,
-               'task_uuid', d.task_uuid,
-               'attempt', d.attempts,
-               'msg_id', d.dispatch_msg_id,
-               'status', 'permanent_error',
-               'error', jsonb_build_object(
-                   'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
-                                     d.name, d.attempts),
-                   'class', 'VisibilityTimeout')) ORDER BY d.step_uuid)
-      INTO v_exhausted
-      FROM jsonb_to_recordset(v_decided) AS d (step_uuid uuid, task_uuid uuid, attempts integer, name text, action text,
-                                               dispatch_msg_id bigint)
-     WHERE d.action = 'exhausted';
     IF v_exhausted IS NOT NULL THEN
         PERFORM 1 FROM tasker.apply_step_results(v_exhausted, v_now);
     END IF;
@@ -3221,7 +3212,8 @@ BEGIN
 
     -- Lock in step_uuid order and check every move in one pass.
     SELECT count(*) AS found,
-           (array_agg(x.step_uuid ORDER BY x.step_uuid) FILTER (WHERE NOT x.allowed))[1] AS bad_uuid
+           (array_agg(x.step_uuid ORDER BY x.step_uuid) FILTER (WHERE NOT x.allowed))[1] AS bad_uuid,
+           (SELECT count(DISTINCT u) FROM unnest(p_step_uuids) AS u) AS wanted
       INTO v_check
       FROM (SELECT s.step_uuid,
                    EXISTS (SELECT 1 FROM tasker.step_state_transitions m
@@ -3231,7 +3223,7 @@ BEGIN
              ORDER BY s.step_uuid
                FOR UPDATE) x;
 
-    IF v_check.found < (SELECT count(DISTINCT u) FROM unnest(p_step_uuids) AS u) THEN
+    IF v_check.found < v_check.wanted THEN
         SELECT u INTO v_missing
           FROM unnest(p_step_uuids) AS u
          WHERE NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.step_uuid = u)
