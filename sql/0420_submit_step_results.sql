@@ -10,9 +10,10 @@
 -- attempt with msg_id as its dispatch message (the attempt and message the claim handed out),
 -- the result is applied at once as tasker.apply_step_results applies it (by tasker._apply_results,
 -- with this call's decision: the step completes, retries or fails with its history row; children
--- whose last parent completed are dispatched; the task is flagged for finalization when it needs it) and the dispatch message msg_id is deleted from the
--- namespace queue -- all or nothing, so a worker that dies before this call leaves its message to
--- be redelivered. A result for a superseded attempt, a step no longer in progress, or a msg_id
+-- whose last parent completed are dispatched; the task is completed with its last step, or
+-- flagged for finalization when it needs it otherwise) and the dispatch message msg_id is deleted
+-- from the namespace queue -- all or nothing, so a worker that dies before this call leaves its
+-- message to be redelivered. A result for a superseded attempt, a step no longer in progress, or a msg_id
 -- that is not the step's current dispatch message is refused ("accepted" = false) and nothing is
 -- touched, as is a repeat of a step already named earlier in the same call. Accepted means
 -- applied: exactly once, since the step leaves in_progress on that attempt in the same transaction.
@@ -156,7 +157,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION tasker.submit_step_results(jsonb, timestamptz) IS
-    'The worker''s acknowledgement, applied in its own transaction: per result, when the step is in_progress on that attempt with that dispatch message, applies it (apply_step_results: complete, retry or fail, dispatch ready children, flag the task) and deletes the dispatch message, all or nothing (accepted); otherwise touches nothing. p_now is honoured for the owning role only. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and applies nothing. Returns (step_uuid, accepted) per element.';
+    'The worker''s acknowledgement, applied in its own transaction: per result, when the step is in_progress on that attempt with that dispatch message, applies it (apply_step_results: complete, retry or fail, dispatch ready children, complete the task with its last step or flag it for the finalizer) and deletes the dispatch message, all or nothing (accepted); otherwise touches nothing. p_now is honoured for the owning role only. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and applies nothing. Returns (step_uuid, accepted) per element.';
 
 -- tasker.submit_step_result(...): one result; see tasker.submit_step_results. Returns accepted.
 CREATE OR REPLACE FUNCTION tasker.submit_step_result(

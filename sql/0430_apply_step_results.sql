@@ -15,8 +15,10 @@
 -- Then, in the same transaction: every child of a completed step has its unfinished-parent
 -- counter decremented; pending children reaching zero are dispatched at once instead
 -- (tasker._dispatch_steps, whose enqueue writes the zero counter in the same row write);
--- tasks with a failure, a retry, or nothing left in flight are flagged for finalization
--- (finalization_requested_at) and tasker_task_finalize is notified.
+-- a task whose every step is now complete (or resolved) is finalized at once, under its lock
+-- (tasker._evaluate_task: evaluate -> complete, in this transaction); other tasks with a failure,
+-- a retry, or nothing left in flight are flagged for finalization (finalization_requested_at)
+-- and tasker_task_finalize is notified.
 -- Locks: result steps and their children together in step_uuid order, then their tasks in
 -- task_uuid order, before any change.
 -- Returns one row of counts.
@@ -103,7 +105,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION tasker.apply_step_results(jsonb, timestamptz) IS
-    'Applies a batch of result messages: a result counts only for a step in_progress on that attempt and dispatch message (msg_id), so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, flags tasks for finalization. Returns one row of counts.';
+    'Applies a batch of result messages: a result counts only for a step in_progress on that attempt and dispatch message (msg_id), so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, completes a task whose steps are all done and flags other tasks that need finalizing. Returns one row of counts (tasks_flagged: tasks left flagged for the finalizer).';
 
 -- tasker._apply_results(step_uuids, statuses, results, errors, retry_after_ms, now): applies
 -- decided results, the part of tasker.apply_step_results after its decision; tasker.submit_step_results
@@ -114,8 +116,8 @@ COMMENT ON FUNCTION tasker.apply_step_results(jsonb, timestamptz) IS
 -- in_progress on the attempt and dispatch message the result names, each step at most once.
 -- Guarantees, in the caller's transaction: what apply_step_results describes for an accepted
 -- result (complete, retry or fail with history rows; children released and dispatched; tasks
--- locked in task_uuid order, then flagged and tasker_task_finalize notified). Returns one row of
--- counts. Internal.
+-- locked in task_uuid order, then completed when all their steps are done, or else flagged and
+-- tasker_task_finalize notified). Returns one row of counts. Internal.
 CREATE OR REPLACE FUNCTION tasker._apply_results(
     p_step_uuids     uuid[],
     p_statuses       text[],
@@ -142,6 +144,7 @@ DECLARE
     v_ready     uuid[];
     v_tasks     uuid[];
     v_flag      uuid[];
+    v_done      uuid[];
     v_dispatched integer := 0;
 BEGIN
     IF coalesce(cardinality(p_step_uuids), 0) = 0 THEN
@@ -228,8 +231,22 @@ BEGIN
         END IF;
     END IF;
 
-    -- Flag tasks that need their state re-derived.
+    -- Tasks this call may have finished. A task whose every step is now done is finalized here,
+    -- under the task lock held since above: it moves to complete in this transaction (the
+    -- finalizer would derive the same state from the same rows, one commit later). A task with a
+    -- failure or a retry among these results, or with nothing left in flight otherwise, is
+    -- flagged for the finalizer, which owns every other outcome (error and its DLQ entry,
+    -- blocked_by_failures, waiting).
     IF v_tasks IS NOT NULL THEN
+        SELECT array_agg(t.task_uuid ORDER BY t.task_uuid) INTO v_done
+          FROM unnest(v_tasks) AS t (task_uuid)
+         WHERE (SELECT 1 FROM tasker.workflow_steps s
+                 WHERE s.task_uuid = t.task_uuid AND s.state NOT IN ('complete', 'resolved_manually')
+                 LIMIT 1) IS NULL;
+        IF v_done IS NOT NULL THEN
+            PERFORM tasker._evaluate_task(d.task_uuid, v_now, true) FROM unnest(v_done) AS d (task_uuid);
+        END IF;
+
         WITH flagged AS (
             UPDATE tasker.tasks t
                SET finalization_requested_at = coalesce(t.finalization_requested_at, v_now),
@@ -240,6 +257,7 @@ BEGIN
                          ORDER BY s.step_uuid LIMIT 1),
                        t.last_error)
              WHERE t.task_uuid = ANY (v_tasks)
+               AND NOT t.task_uuid = ANY (coalesce(v_done, '{}'))
                AND (EXISTS (SELECT 1 FROM tasker.workflow_steps s
                              WHERE s.task_uuid = t.task_uuid
                                AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}')))

@@ -34,8 +34,10 @@ async fn result_processor_run_once_applies_a_queued_result() {
     post_result(pool, &c, &Outcome::ok()).await;
 
     let counts = Engine::new(pool).processor.run_once().await.expect("run_once");
-    assert_eq!((counts.results, counts.completed, counts.tasks_flagged), (1, 1, 1));
+    // The task's last step completed: the task is finalized in the same transaction, not flagged.
+    assert_eq!((counts.results, counts.completed, counts.tasks_flagged), (1, 1, 0));
     assert_eq!(step(pool, task, "only").await.state, "complete");
+    assert_eq!(task_state(pool, task).await, "complete");
     assert_eq!(result_queue_len(pool).await, 0);
 }
 
@@ -45,14 +47,15 @@ async fn task_finalizer_run_once_finalizes_a_flagged_task() {
     let pool = &db.pool;
     let task = single(pool, json!({})).await;
     let c = only(claim(pool, "demo", 10, None).await);
-    submit(pool, &c, &Outcome::ok()).await;
+    // A failure is the finalizer's to derive (error, with its DLQ entry): the task is flagged.
+    submit(pool, &c, &Outcome::permanent("broken", "Broken")).await;
+    assert!(task_flagged(pool, task).await);
     let engine = Engine::new(pool);
-    engine.processor.run_once().await.expect("process");
 
     let outcome = engine.finalizer.run_once().await.expect("run_once");
-    let want = FinalizedTask { task_uuid: task, from_state: "steps_in_process".into(), to_state: "complete".into() };
+    let want = FinalizedTask { task_uuid: task, from_state: "steps_in_process".into(), to_state: "error".into() };
     assert_eq!(outcome.tasks, vec![want]);
-    assert_eq!(task_state(pool, task).await, "complete");
+    assert_eq!(task_state(pool, task).await, "error");
     assert!(engine.finalizer.run_once().await.expect("again").tasks.is_empty(), "the flag is cleared");
 }
 

@@ -248,14 +248,17 @@ async fn concurrent_finalizers_take_each_task_once() {
     for i in 0..20 {
         tasks.push(create_task(pool, "demo", "diamond", json!({"i": i})).await);
     }
-    // Run every step without finalizing, so all 20 tasks are flagged at once.
+    // Run every step, the last one failing, without finalizing: all 20 tasks are flagged at once
+    // (a failure is the finalizer's to derive; a task whose steps all complete would be finalized
+    // by its last acknowledgement).
     loop {
         let claimed = claim(pool, "demo", 1000, None).await;
         if claimed.is_empty() {
             break;
         }
         for c in &claimed {
-            submit(pool, c, &Outcome::ok()).await;
+            let outcome = if c.step_name == "finish" { Outcome::permanent("broken", "Broken") } else { Outcome::ok() };
+            submit(pool, c, &outcome).await;
         }
         process(pool, None).await;
     }
@@ -283,10 +286,11 @@ async fn concurrent_finalizers_take_each_task_once() {
     assert_eq!(all.len(), 20);
     assert_eq!(distinct.len(), 20);
     for t in tasks {
-        assert_eq!(task_state(pool, t).await, "complete");
-        let completes = task_history(pool, t).await.iter().filter(|h| h.2 == "complete").count();
-        assert_eq!(completes, 1);
+        assert_eq!(task_state(pool, t).await, "error");
+        let fails = task_history(pool, t).await.iter().filter(|h| h.2 == "fail").count();
+        assert_eq!(fails, 1);
     }
+    assert_eq!(count(pool, "SELECT count(*) FROM tasker.dlq_entries").await, 20, "one DLQ entry per task");
 }
 
 #[tokio::test]

@@ -144,7 +144,7 @@ async fn the_finalizer_commits_asynchronously_and_clears_the_flag_with_the_move(
     let pool = &db.pool;
     let task = single_task(pool).await;
     let c = claim(pool, "demo", 1, None).await.remove(0);
-    assert!(submit(pool, &c, &Outcome::ok()).await);
+    assert!(submit(pool, &c, &Outcome::permanent("broken", "Broken")).await);
     assert!(task_flagged(pool, task).await);
 
     // The session's pending table counts (pg_stat_xact_user_tables) may still hold earlier
@@ -158,7 +158,7 @@ async fn the_finalizer_commits_asynchronously_and_clears_the_flag_with_the_move(
     let mode: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(&mut *tx).await.expect("show");
     let upd = sqlx::query_scalar::<_, i64>(UPDATES).fetch_one(&mut *tx).await.expect("xact stats") - before;
     tx.commit().await.expect("commit");
-    assert_eq!(taken, vec![(task, "steps_in_process".to_string(), "complete".to_string())]);
+    assert_eq!(taken, vec![(task, "steps_in_process".to_string(), "error".to_string())]);
     assert_eq!(mode, "off");
     assert_eq!(upd, 1, "the move and the flag's clearing are one row write");
     assert!(!task_flagged(pool, task).await);

@@ -36,8 +36,13 @@ async fn submitted_result_is_applied_at_once_and_deletes_the_dispatch_message() 
     let events: Vec<String> = step_history(pool, s.step_uuid).await.into_iter().map(|h| h.2).collect();
     assert_eq!(events, ["enqueue", "claim", "complete"]);
     assert_eq!(process(pool, None).await.results, 0, "nothing is left for the result processor");
-    assert_eq!(finalize(pool, None).await, vec![(task, "steps_in_process".to_string(), "complete".to_string())]);
+    // The task's last step is done: the task is finalized by the same transaction, through the
+    // state machine's evaluate -> complete path, and is not left flagged for the finalizer.
     assert_eq!(task_state(pool, task).await, "complete");
+    assert!(!task_flagged(pool, task).await);
+    let path: Vec<String> = task_history(pool, task).await.into_iter().map(|h| h.2).collect();
+    assert_eq!(path[path.len() - 2..], ["evaluate", "complete"]);
+    assert!(finalize(pool, None).await.is_empty(), "nothing is left for the finalizer");
 }
 
 #[tokio::test]
@@ -50,7 +55,8 @@ async fn result_posted_to_the_results_queue_is_applied_by_the_result_processor()
     // Nothing is applied until the result processor runs.
     assert_eq!(step(pool, task, "only").await.state, "in_progress");
     let applied = process(pool, None).await;
-    assert_eq!((applied.results, applied.completed, applied.tasks_flagged), (1, 1, 1));
+    assert_eq!((applied.results, applied.completed, applied.tasks_flagged), (1, 1, 0));
+    assert_eq!(task_state(pool, task).await, "complete", "finalized with its last step");
     let s = step(pool, task, "only").await;
     assert_eq!((s.state.as_str(), s.results), ("complete", Some(json!({"n": 2}))));
     assert_eq!(result_queue_len(pool).await, 0);

@@ -97,6 +97,7 @@ DECLARE
     v_ready     uuid[];
     v_tasks     uuid[];
     v_flag      uuid[];
+    v_done      uuid[];
     v_dispatched integer := 0;
 BEGIN
     IF coalesce(cardinality(p_step_uuids), 0) = 0 THEN
@@ -183,8 +184,22 @@ BEGIN
         END IF;
     END IF;
 
-    -- Flag tasks that need their state re-derived.
+    -- Tasks this call may have finished. A task whose every step is now done is finalized here,
+    -- under the task lock held since above: it moves to complete in this transaction (the
+    -- finalizer would derive the same state from the same rows, one commit later). A task with a
+    -- failure or a retry among these results, or with nothing left in flight otherwise, is
+    -- flagged for the finalizer, which owns every other outcome (error and its DLQ entry,
+    -- blocked_by_failures, waiting).
     IF v_tasks IS NOT NULL THEN
+        SELECT array_agg(t.task_uuid ORDER BY t.task_uuid) INTO v_done
+          FROM unnest(v_tasks) AS t (task_uuid)
+         WHERE (SELECT 1 FROM tasker.workflow_steps s
+                 WHERE s.task_uuid = t.task_uuid AND s.state NOT IN ('complete', 'resolved_manually')
+                 LIMIT 1) IS NULL;
+        IF v_done IS NOT NULL THEN
+            PERFORM tasker._evaluate_task(d.task_uuid, v_now, true) FROM unnest(v_done) AS d (task_uuid);
+        END IF;
+
         WITH flagged AS (
             UPDATE tasker.tasks t
                SET finalization_requested_at = coalesce(t.finalization_requested_at, v_now),
@@ -195,6 +210,7 @@ BEGIN
                          ORDER BY s.step_uuid LIMIT 1),
                        t.last_error)
              WHERE t.task_uuid = ANY (v_tasks)
+               AND NOT t.task_uuid = ANY (coalesce(v_done, '{}'))
                AND (EXISTS (SELECT 1 FROM tasker.workflow_steps s
                              WHERE s.task_uuid = t.task_uuid
                                AND s.step_uuid = ANY (coalesce(v_fail, '{}') || coalesce(v_retry, '{}')))
@@ -1159,7 +1175,7 @@ $_$;
 -- Name: FUNCTION apply_step_results(p_results jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamp with time zone) IS 'Applies a batch of result messages: a result counts only for a step in_progress on that attempt and dispatch message (msg_id), so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, flags tasks for finalization. Returns one row of counts.';
+COMMENT ON FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamp with time zone) IS 'Applies a batch of result messages: a result counts only for a step in_progress on that attempt and dispatch message (msg_id), so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, completes a task whose steps are all done and flags other tasks that need finalizing. Returns one row of counts (tasks_flagged: tasks left flagged for the finalizer).';
 
 --
 -- Name: cancel_task(uuid, text); Type: FUNCTION; Schema: tasker; Owner: -
@@ -2973,7 +2989,7 @@ $_$;
 -- Name: FUNCTION submit_step_results(p_results jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone) IS 'The worker''s acknowledgement, applied in its own transaction: per result, when the step is in_progress on that attempt with that dispatch message, applies it (apply_step_results: complete, retry or fail, dispatch ready children, flag the task) and deletes the dispatch message, all or nothing (accepted); otherwise touches nothing. p_now is honoured for the owning role only. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and applies nothing. Returns (step_uuid, accepted) per element.';
+COMMENT ON FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone) IS 'The worker''s acknowledgement, applied in its own transaction: per result, when the step is in_progress on that attempt with that dispatch message, applies it (apply_step_results: complete, retry or fail, dispatch ready children, complete the task with its last step or flag it for the finalizer) and deletes the dispatch message, all or nothing (accepted); otherwise touches nothing. p_now is honoured for the owning role only. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and applies nothing. Returns (step_uuid, accepted) per element.';
 
 --
 -- Name: sweep_stale_steps(integer, integer, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
