@@ -656,3 +656,26 @@ async fn a_steps_ordinary_transitions_are_hot_updates() {
     assert!(updated >= 9, "{updated} step updates");
     assert_eq!(hot, updated, "{hot} of {updated} step updates were HOT");
 }
+
+/// One submission may carry results of steps of several namespaces: each queue's dispatch
+/// messages are locked and deleted, and every result is applied.
+#[tokio::test]
+async fn one_submission_applies_results_from_two_namespaces_queues() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "single", &[("only", &[])], json!({}))).await;
+    register(pool, template("shop", "single", &[("only", &[])], json!({}))).await;
+    let a = create_task(pool, "demo", "single", json!({})).await;
+    let b = create_task(pool, "shop", "single", json!({})).await;
+    let ca = only(claim(pool, "demo", 10, None).await);
+    let cb = only(claim(pool, "shop", 10, None).await);
+    let rows: Vec<(Uuid, bool)> = sqlx::query_as("SELECT step_uuid, accepted FROM tasker.submit_step_results($1)")
+        .bind(json!([result_json(&cb, &Outcome::ok()), result_json(&ca, &Outcome::ok())]))
+        .fetch_all(pool)
+        .await
+        .expect("submit_step_results");
+    assert_eq!(rows, vec![(cb.step_uuid, true), (ca.step_uuid, true)]);
+    assert!(queue_messages(pool, "demo").await.is_empty());
+    assert!(queue_messages(pool, "shop").await.is_empty());
+    assert_eq!((task_state(pool, a).await, task_state(pool, b).await), ("complete".into(), "complete".into()));
+}
