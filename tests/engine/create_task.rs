@@ -267,14 +267,16 @@ async fn create_tasks_creates_each_request_alone_and_reports_failures_in_order()
                 {"namespace": "demo", "name": "diamond", "context": [1]},
                 "not an object",
                 {"namespace": "demo", "name": "diamond", "options": {"idempotency_key": "batch-key"}},
-                {"namespace": "demo", "name": "diamond", "options": {"idempotency_key": "batch-key"}}
+                {"namespace": "demo", "name": "diamond", "options": {"idempotency_key": "batch-key"}},
+                {"namespace": "demo", "name": "nope", "version": "9"}
             ]))
             .fetch_all(pool)
             .await
             .unwrap();
     let codes: Vec<Option<&str>> = rows.iter().map(|r| r.2.as_deref()).collect();
-    assert_eq!(codes, vec![None, Some("TK002"), Some("TK004"), Some("TK004"), None, None]);
-    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(codes, vec![None, Some("TK002"), Some("TK004"), Some("TK004"), None, None, Some("TK002")]);
+    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6, 7]);
+    assert!(rows[6].1.is_none() && rows[6].3.is_some(), "a failed last request: no task, a message");
     assert!(rows[1].3.as_deref().is_some_and(|m| m.contains("demo/nope")), "{:?}", rows[1]);
     assert_eq!(rows[4].1, rows[5].1, "one idempotency key, one task, also within a batch");
     assert_eq!(count(pool, "SELECT count(*) FROM tasker.tasks").await, 2, "failed requests left nothing");

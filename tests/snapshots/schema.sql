@@ -1440,9 +1440,6 @@ BEGIN
     END IF;
     FOR v_req IN SELECT e.value AS body, e.ordinality::integer AS n FROM jsonb_array_elements(p_requests) WITH ORDINALITY e LOOP
         v_n := v_req.n;
-        v_uuids[v_n] := NULL;
-        v_codes[v_n] := NULL;
-        v_messages[v_n] := NULL;
         BEGIN
             IF jsonb_typeof(v_req.body) <> 'object' THEN
                 RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'a task request must be a JSON object';
@@ -1490,7 +1487,8 @@ BEGIN
         END;
     END IF;
 
-    -- Every new task's roots in one dispatch, before the rows are returned.
+    -- Every new task's roots in one dispatch, before the rows are returned (a position no
+    -- outcome was written to reads as NULL).
     IF cardinality(v_created) > 0 THEN
         PERFORM tasker._start_tasks(v_created);
     END IF;
