@@ -140,7 +140,6 @@ DECLARE
     v_retry_p   jsonb[];
     v_fail      uuid[];
     v_fail_p    jsonb[];
-    v_children  uuid[];
     v_ready     uuid[];
     v_tasks     uuid[];
     v_flag      uuid[];
@@ -197,46 +196,42 @@ BEGIN
 
     -- Unblock children of completed steps; dispatch those whose last parent just finished.
     IF v_ok IS NOT NULL THEN
-        SELECT array_agg(DISTINCT e.to_step_uuid) INTO v_children
-          FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ok);
-        IF v_children IS NOT NULL THEN
-            -- A pending child whose last parent just completed is dispatched directly: its enqueue
-            -- (tasker.transition_steps) zeroes the counter in the same row write. Every other
-            -- child has its counter decremented here.
-            WITH dec AS (
-                SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
-                  FROM tasker.workflow_step_edges e
-                 WHERE e.from_step_uuid = ANY (v_ok)
-                 GROUP BY e.to_step_uuid
-            ), kids AS (
-                SELECT c.step_uuid, c.state = 'pending' AND c.parents_pending - dec.n = 0 AS ready
-                  FROM tasker.workflow_steps c
-                  JOIN dec ON dec.step_uuid = c.step_uuid
-                 WHERE c.step_uuid = ANY (v_children)
-            ), upd AS (
-                UPDATE tasker.workflow_steps c
-                   SET parents_pending = c.parents_pending - dec.n,
-                       updated_at = v_now
-                  FROM dec
-                 WHERE c.step_uuid = dec.step_uuid
-                   AND c.step_uuid IN (SELECT kids.step_uuid FROM kids WHERE NOT kids.ready)
-                RETURNING c.step_uuid
-            )
-            SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
-              INTO v_ready
-              FROM kids;
-            IF v_ready IS NOT NULL THEN
-                SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
-            END IF;
+        -- A pending child whose last parent just completed is dispatched directly: its enqueue
+        -- (tasker.transition_steps) zeroes the counter in the same row write. Every other child
+        -- has its counter decremented here. (Children read by key: the ids as an array.)
+        WITH dec AS (
+            SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
+              FROM tasker.workflow_step_edges e
+             WHERE e.from_step_uuid = ANY (v_ok)
+             GROUP BY e.to_step_uuid
+        ), kids AS (
+            SELECT c.step_uuid, c.state = 'pending' AND c.parents_pending - dec.n = 0 AS ready
+              FROM tasker.workflow_steps c
+              JOIN dec ON dec.step_uuid = c.step_uuid
+             WHERE c.step_uuid = ANY (ARRAY(SELECT dec.step_uuid FROM dec))
+        ), upd AS (
+            UPDATE tasker.workflow_steps c
+               SET parents_pending = c.parents_pending - dec.n,
+                   updated_at = v_now
+              FROM dec
+             WHERE c.step_uuid = dec.step_uuid
+               AND c.step_uuid IN (SELECT kids.step_uuid FROM kids WHERE NOT kids.ready)
+            RETURNING c.step_uuid
+        )
+        SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
+          INTO v_ready
+          FROM kids;
+        IF v_ready IS NOT NULL THEN
+            SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
         END IF;
     END IF;
 
     -- Tasks this call may have finished. A task whose every step is now done is finalized here,
-    -- under the task lock held since above: it moves to complete in this transaction (the
-    -- finalizer would derive the same state from the same rows, one commit later). A task with a
-    -- failure or a retry among these results, or with nothing left in flight otherwise, is
-    -- flagged for the finalizer, which owns every other outcome (error and its DLQ entry,
-    -- blocked_by_failures, waiting).
+    -- under the task lock held since above: it moves to complete in this transaction, all such
+    -- tasks in one statement (tasker._complete_tasks; the finalizer would derive the same
+    -- state from the same rows, one commit later). A task with a failure or a retry among these
+    -- results, or with nothing left in flight otherwise, is flagged for the finalizer, which owns
+    -- every other outcome (error and its DLQ entry, blocked_by_failures, waiting).
     IF v_tasks IS NOT NULL THEN
         SELECT array_agg(t.task_uuid ORDER BY t.task_uuid) INTO v_done
           FROM unnest(v_tasks) AS t (task_uuid)
@@ -244,7 +239,7 @@ BEGIN
                  WHERE s.task_uuid = t.task_uuid AND s.state NOT IN ('complete', 'resolved_manually')
                  LIMIT 1) IS NULL;
         IF v_done IS NOT NULL THEN
-            PERFORM tasker._evaluate_task(d.task_uuid, v_now, true) FROM unnest(v_done) AS d (task_uuid);
+            PERFORM tasker._complete_tasks(v_done, v_now);
         END IF;
 
         WITH flagged AS (

@@ -616,6 +616,108 @@ async fn an_acknowledgement_reads_its_own_tasks_steps_not_everything_in_flight()
     assert!(read < 60, "one acknowledgement read {read} step rows with 300 steps of other tasks in flight");
 }
 
+/// `_complete_tasks` completes, in one statement, tasks whose steps are all done, with the
+/// history, flag and notification `_evaluate_task` gives them; a done task outside the evaluate
+/// path (here evaluating_results) takes `_evaluate_task`'s own path. Tasks not given are untouched.
+#[tokio::test]
+async fn done_tasks_are_completed_together_and_open_ones_left_alone() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "pair", &[("a", &[]), ("b", &["a"])], json!({}))).await;
+    let done = create_task(pool, "demo", "pair", json!({"n": 1})).await;
+    let open = create_task(pool, "demo", "pair", json!({"n": 2})).await;
+    let evaluating = create_task(pool, "demo", "pair", json!({"n": 3})).await;
+    // Steps done behind the state machine's back, and one task caught mid-evaluation.
+    sqlx::query("UPDATE tasker.workflow_steps SET state = 'complete', completed_at = now(), ready_at = NULL WHERE task_uuid = ANY ($1)")
+        .bind(vec![done, evaluating])
+        .execute(pool)
+        .await
+        .expect("steps");
+    sqlx::query("UPDATE tasker.workflow_steps SET state = 'complete', completed_at = now(), ready_at = NULL WHERE task_uuid = $1 AND name = 'a'")
+        .bind(open)
+        .execute(pool)
+        .await
+        .expect("one step");
+    sqlx::query(
+        "UPDATE tasker.tasks SET state = 'evaluating_results', finalization_requested_at = now() WHERE task_uuid = $1",
+    )
+    .bind(evaluating)
+    .execute(pool)
+    .await
+    .expect("task");
+    sqlx::query("UPDATE tasker.tasks SET finalization_requested_at = now() WHERE task_uuid = $1")
+        .bind(done)
+        .execute(pool)
+        .await
+        .expect("flag");
+    let before = |t| async move { task_history(pool, t).await.len() };
+    let (h_done, h_open, h_eval) = (before(done).await, before(open).await, before(evaluating).await);
+
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.expect("listener");
+    listener.listen("tasker_task_changed").await.expect("listen");
+    let mut tasks = vec![done, open, evaluating];
+    tasks.sort();
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM tasker.tasks WHERE task_uuid = ANY ($1) ORDER BY task_uuid FOR UPDATE")
+        .bind(&tasks)
+        .execute(&mut *tx)
+        .await
+        .expect("lock");
+    let mut given = vec![done, evaluating];
+    given.sort();
+    sqlx::query("SELECT tasker._complete_tasks($1, now())")
+        .bind(&given)
+        .execute(&mut *tx)
+        .await
+        .expect("_complete_tasks");
+    tx.commit().await.expect("commit");
+
+    assert_eq!(task_state(pool, done).await, "complete");
+    assert_eq!(task_state(pool, evaluating).await, "complete");
+    assert_eq!(task_state(pool, open).await, "steps_in_process");
+    assert!(!task_flagged(pool, done).await && !task_flagged(pool, evaluating).await);
+    let new_rows = |h: Vec<(Option<String>, String, String)>, from: usize| h[from..].to_vec();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        new_rows(task_history(pool, done).await, h_done),
+        vec![
+            (Some(s("steps_in_process")), s("evaluating_results"), s("evaluate")),
+            (Some(s("evaluating_results")), s("complete"), s("complete"))
+        ]
+    );
+    assert_eq!(
+        new_rows(task_history(pool, evaluating).await, h_eval),
+        vec![(Some(s("evaluating_results")), s("complete"), s("complete"))]
+    );
+    assert_eq!(task_history(pool, open).await.len(), h_open);
+    let metadata: Vec<Value> = sqlx::query_scalar(
+        "SELECT metadata FROM tasker.task_transitions WHERE task_uuid = $1 ORDER BY id DESC LIMIT 2",
+    )
+    .bind(done)
+    .fetch_all(pool)
+    .await
+    .expect("metadata");
+    let counts = json!({"steps_total": 2, "steps_done": 2, "steps_in_flight": 0, "steps_failed": 0,
+                        "steps_retrying": 0, "steps_ready": 0});
+    assert_eq!(metadata, vec![counts.clone(), counts]);
+    let completed_at: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT completed_at FROM tasker.tasks WHERE task_uuid = $1")
+            .bind(done)
+            .fetch_one(pool)
+            .await
+            .expect("completed_at");
+    assert!(completed_at.is_some());
+
+    let mut heard = vec![
+        listener.recv().await.expect("notification").payload().to_string(),
+        listener.recv().await.expect("notification").payload().to_string(),
+    ];
+    heard.sort();
+    let mut want = vec![format!("{done}:complete"), format!("{evaluating}:complete")];
+    want.sort();
+    assert_eq!(heard, want);
+}
+
 /// A step's ordinary transitions (enqueue, claim, complete, its children's counters) are HOT
 /// updates: no index of workflow_steps names a column they change, and its pages keep room for
 /// the new versions (fillfactor), so they write no index entry.

@@ -93,7 +93,6 @@ DECLARE
     v_retry_p   jsonb[];
     v_fail      uuid[];
     v_fail_p    jsonb[];
-    v_children  uuid[];
     v_ready     uuid[];
     v_tasks     uuid[];
     v_flag      uuid[];
@@ -150,46 +149,42 @@ BEGIN
 
     -- Unblock children of completed steps; dispatch those whose last parent just finished.
     IF v_ok IS NOT NULL THEN
-        SELECT array_agg(DISTINCT e.to_step_uuid) INTO v_children
-          FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ok);
-        IF v_children IS NOT NULL THEN
-            -- A pending child whose last parent just completed is dispatched directly: its enqueue
-            -- (tasker.transition_steps) zeroes the counter in the same row write. Every other
-            -- child has its counter decremented here.
-            WITH dec AS (
-                SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
-                  FROM tasker.workflow_step_edges e
-                 WHERE e.from_step_uuid = ANY (v_ok)
-                 GROUP BY e.to_step_uuid
-            ), kids AS (
-                SELECT c.step_uuid, c.state = 'pending' AND c.parents_pending - dec.n = 0 AS ready
-                  FROM tasker.workflow_steps c
-                  JOIN dec ON dec.step_uuid = c.step_uuid
-                 WHERE c.step_uuid = ANY (v_children)
-            ), upd AS (
-                UPDATE tasker.workflow_steps c
-                   SET parents_pending = c.parents_pending - dec.n,
-                       updated_at = v_now
-                  FROM dec
-                 WHERE c.step_uuid = dec.step_uuid
-                   AND c.step_uuid IN (SELECT kids.step_uuid FROM kids WHERE NOT kids.ready)
-                RETURNING c.step_uuid
-            )
-            SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
-              INTO v_ready
-              FROM kids;
-            IF v_ready IS NOT NULL THEN
-                SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
-            END IF;
+        -- A pending child whose last parent just completed is dispatched directly: its enqueue
+        -- (tasker.transition_steps) zeroes the counter in the same row write. Every other child
+        -- has its counter decremented here. (Children read by key: the ids as an array.)
+        WITH dec AS (
+            SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
+              FROM tasker.workflow_step_edges e
+             WHERE e.from_step_uuid = ANY (v_ok)
+             GROUP BY e.to_step_uuid
+        ), kids AS (
+            SELECT c.step_uuid, c.state = 'pending' AND c.parents_pending - dec.n = 0 AS ready
+              FROM tasker.workflow_steps c
+              JOIN dec ON dec.step_uuid = c.step_uuid
+             WHERE c.step_uuid = ANY (ARRAY(SELECT dec.step_uuid FROM dec))
+        ), upd AS (
+            UPDATE tasker.workflow_steps c
+               SET parents_pending = c.parents_pending - dec.n,
+                   updated_at = v_now
+              FROM dec
+             WHERE c.step_uuid = dec.step_uuid
+               AND c.step_uuid IN (SELECT kids.step_uuid FROM kids WHERE NOT kids.ready)
+            RETURNING c.step_uuid
+        )
+        SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
+          INTO v_ready
+          FROM kids;
+        IF v_ready IS NOT NULL THEN
+            SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
         END IF;
     END IF;
 
     -- Tasks this call may have finished. A task whose every step is now done is finalized here,
-    -- under the task lock held since above: it moves to complete in this transaction (the
-    -- finalizer would derive the same state from the same rows, one commit later). A task with a
-    -- failure or a retry among these results, or with nothing left in flight otherwise, is
-    -- flagged for the finalizer, which owns every other outcome (error and its DLQ entry,
-    -- blocked_by_failures, waiting).
+    -- under the task lock held since above: it moves to complete in this transaction, all such
+    -- tasks in one statement (tasker._complete_tasks; the finalizer would derive the same
+    -- state from the same rows, one commit later). A task with a failure or a retry among these
+    -- results, or with nothing left in flight otherwise, is flagged for the finalizer, which owns
+    -- every other outcome (error and its DLQ entry, blocked_by_failures, waiting).
     IF v_tasks IS NOT NULL THEN
         SELECT array_agg(t.task_uuid ORDER BY t.task_uuid) INTO v_done
           FROM unnest(v_tasks) AS t (task_uuid)
@@ -197,7 +192,7 @@ BEGIN
                  WHERE s.task_uuid = t.task_uuid AND s.state NOT IN ('complete', 'resolved_manually')
                  LIMIT 1) IS NULL;
         IF v_done IS NOT NULL THEN
-            PERFORM tasker._evaluate_task(d.task_uuid, v_now, true) FROM unnest(v_done) AS d (task_uuid);
+            PERFORM tasker._complete_tasks(v_done, v_now);
         END IF;
 
         WITH flagged AS (
@@ -400,6 +395,64 @@ BEGIN
     END LOOP;
 END;
 $_$;
+
+--
+-- Name: _complete_tasks(uuid[], timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._complete_tasks(p_task_uuids uuid[], p_now timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    AS $$
+DECLARE
+    v_moved uuid[];
+BEGIN
+    WITH path AS (
+        SELECT t.task_uuid, t.state, e.to_state AS via,
+               -- The task's own steps, counted through workflow_steps_name_unique (task_uuid, name).
+               (SELECT count(*) FROM tasker.workflow_steps s WHERE s.task_uuid = t.task_uuid) AS total
+          FROM tasker.tasks t
+          JOIN tasker.task_state_transitions e ON e.from_state = t.state AND e.event = 'evaluate'
+          JOIN tasker.task_state_transitions c
+            ON c.from_state = e.to_state AND c.event = 'complete' AND c.to_state = 'complete'
+         WHERE t.task_uuid = ANY (p_task_uuids)
+    ), moved AS (
+        UPDATE tasker.tasks t
+           SET state = 'complete',
+               updated_at = p_now,
+               completed_at = coalesce(t.completed_at, p_now),
+               finalization_requested_at = NULL
+          FROM path
+         WHERE t.task_uuid = path.task_uuid
+        RETURNING t.task_uuid, path.state AS from_state, path.via, path.total
+    ), history AS (
+        INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, metadata, created_at)
+        SELECT m.task_uuid, x.from_state, x.to_state, x.event,
+               jsonb_build_object('steps_total', m.total, 'steps_done', m.total, 'steps_in_flight', 0,
+                                  'steps_failed', 0, 'steps_retrying', 0, 'steps_ready', 0),
+               p_now
+          FROM moved m
+          CROSS JOIN LATERAL (VALUES (1, m.from_state, m.via, 'evaluate'),
+                                     (2, m.via, 'complete', 'complete')) AS x (n, from_state, to_state, event)
+         ORDER BY m.task_uuid, x.n
+    )
+    -- One notification per task moved, as tasker._move_task sends it.
+    SELECT array_agg(m.task_uuid)
+      INTO v_moved
+      FROM moved m
+     CROSS JOIN LATERAL (SELECT pg_notify('tasker_task_changed', m.task_uuid::text || ':complete')) n;
+
+    -- The rare states outside that path take the general one.
+    IF coalesce(cardinality(v_moved), 0) < cardinality(p_task_uuids) THEN
+        PERFORM tasker._evaluate_task(d.task_uuid, p_now, true)
+           FROM unnest(p_task_uuids) AS d (task_uuid)
+          WHERE NOT d.task_uuid = ANY (coalesce(v_moved, '{}'))
+          ORDER BY d.task_uuid;
+    END IF;
+END;
+$$;
 
 --
 -- Name: _dispatch_steps(uuid[], timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
@@ -4201,6 +4254,12 @@ REVOKE ALL ON FUNCTION tasker._check_task_request(p_ordinality integer, p_namesp
 --
 
 REVOKE ALL ON FUNCTION tasker._compile_queue_statements() FROM PUBLIC;
+
+--
+-- Name: FUNCTION _complete_tasks(p_task_uuids uuid[], p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._complete_tasks(p_task_uuids uuid[], p_now timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _dispatch_steps(p_step_uuids uuid[], p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
