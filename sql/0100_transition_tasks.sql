@@ -1,4 +1,5 @@
--- tasker._move_task(task_uuid, events, metadata, now, finalized): the one writer of tasks.state.
+-- tasker._move_task(task_uuid, events, metadata, now, finalized): the writer of tasks.state (besides
+-- task creation, tasker._insert_tasks, and the set-by-set completion, tasker._complete_tasks).
 --
 -- Guarantees:
 --   * locks the task row;
