@@ -171,7 +171,8 @@ async fn main() -> anyhow::Result<()> {
     if profile {
         // Where PostgreSQL's time goes during W3: top functions and statements, printed at the end.
         opts.settings.push(("shared_preload_libraries".into(), "'pg_stat_statements,auto_explain'".into()));
-        opts.settings.push(("auto_explain.log_min_duration".into(), "5".into()));
+        opts.settings
+            .push(("auto_explain.log_min_duration".into(), std::env::var("BENCH_EXPLAIN_MS").unwrap_or("5".into())));
         opts.settings.push(("auto_explain.log_nested_statements".into(), "on".into()));
         opts.settings.push(("auto_explain.log_analyze".into(), "on".into()));
         opts.settings.push(("pg_stat_statements.track".into(), "all".into()));
