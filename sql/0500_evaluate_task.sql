@@ -1,3 +1,16 @@
+-- tasker._evaluation_metadata(total, done, in_flight, failed, retrying, ready): the step counts a
+-- task's evaluation records in the metadata of its history rows, written in one place for
+-- tasker._evaluate_task and tasker._complete_tasks. One expression with pg_catalog-qualified
+-- names and no SET clause, so the planner inlines it. Internal.
+CREATE OR REPLACE FUNCTION tasker._evaluation_metadata(p_total bigint, p_done bigint, p_in_flight bigint,
+                                                       p_failed bigint, p_retrying bigint, p_ready bigint)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.jsonb_build_object('steps_total', p_total, 'steps_done', p_done, 'steps_in_flight', p_in_flight,
+                                         'steps_failed', p_failed, 'steps_retrying', p_retrying, 'steps_ready', p_ready)
+$$;
+
 -- tasker._evaluate_task(task_uuid, now, finalized): derives a task's state from its steps' states and
 -- moves it there through the task state machine. Internal; the caller holds the task's lock.
 --
@@ -83,8 +96,7 @@ BEGIN
         CASE WHEN v_state = 'error' THEN ARRAY['retry', v_event]
              WHEN v_state = 'evaluating_results' THEN ARRAY[v_event]
              ELSE ARRAY['evaluate', v_event] END,
-        jsonb_build_object('steps_total', c.total, 'steps_done', c.done, 'steps_in_flight', c.in_flight,
-                           'steps_failed', c.failed, 'steps_retrying', c.retrying, 'steps_ready', c.ready),
+        tasker._evaluation_metadata(c.total, c.done, c.in_flight, c.failed, c.retrying, c.ready),
         v_now, p_finalized);
 
     IF v_target = 'error' THEN

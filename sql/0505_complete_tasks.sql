@@ -48,8 +48,7 @@ BEGIN
     ), history AS (
         INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, metadata, created_at)
         SELECT m.task_uuid, x.from_state, x.to_state, x.event,
-               jsonb_build_object('steps_total', m.total, 'steps_done', m.total, 'steps_in_flight', 0,
-                                  'steps_failed', 0, 'steps_retrying', 0, 'steps_ready', 0),
+               tasker._evaluation_metadata(m.total, m.total, 0, 0, 0, 0),
                p_now
           FROM moved m
           CROSS JOIN LATERAL (VALUES (1, m.from_state, m.via, 'evaluate'),

@@ -430,8 +430,7 @@ BEGIN
     ), history AS (
         INSERT INTO tasker.task_transitions (task_uuid, from_state, to_state, event, metadata, created_at)
         SELECT m.task_uuid, x.from_state, x.to_state, x.event,
-               jsonb_build_object('steps_total', m.total, 'steps_done', m.total, 'steps_in_flight', 0,
-                                  'steps_failed', 0, 'steps_retrying', 0, 'steps_ready', 0),
+               tasker._evaluation_metadata(m.total, m.total, 0, 0, 0, 0),
                p_now
           FROM moved m
           CROSS JOIN LATERAL (VALUES (1, m.from_state, m.via, 'evaluate'),
@@ -564,8 +563,7 @@ BEGIN
         CASE WHEN v_state = 'error' THEN ARRAY['retry', v_event]
              WHEN v_state = 'evaluating_results' THEN ARRAY[v_event]
              ELSE ARRAY['evaluate', v_event] END,
-        jsonb_build_object('steps_total', c.total, 'steps_done', c.done, 'steps_in_flight', c.in_flight,
-                           'steps_failed', c.failed, 'steps_retrying', c.retrying, 'steps_ready', c.ready),
+        tasker._evaluation_metadata(c.total, c.done, c.in_flight, c.failed, c.retrying, c.ready),
         v_now, p_finalized);
 
     IF v_target = 'error' THEN
@@ -591,6 +589,17 @@ BEGIN
     END IF;
     RETURN v_target;
 END;
+$$;
+
+--
+-- Name: _evaluation_metadata(bigint, bigint, bigint, bigint, bigint, bigint); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._evaluation_metadata(p_total bigint, p_done bigint, p_in_flight bigint, p_failed bigint, p_retrying bigint, p_ready bigint) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT pg_catalog.jsonb_build_object('steps_total', p_total, 'steps_done', p_done, 'steps_in_flight', p_in_flight,
+                                         'steps_failed', p_failed, 'steps_retrying', p_retrying, 'steps_ready', p_ready)
 $$;
 
 --
@@ -4272,6 +4281,12 @@ REVOKE ALL ON FUNCTION tasker._dispatch_steps(p_step_uuids uuid[], p_now timesta
 --
 
 REVOKE ALL ON FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamp with time zone, p_finalized boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _evaluation_metadata(p_total bigint, p_done bigint, p_in_flight bigint, p_failed bigint, p_retrying bigint, p_ready bigint); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._evaluation_metadata(p_total bigint, p_done bigint, p_in_flight bigint, p_failed bigint, p_retrying bigint, p_ready bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _input_schema_problem(p_schema jsonb, p_path text, p_depth integer); Type: ACL; Schema: tasker; Owner: -
