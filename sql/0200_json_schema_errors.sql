@@ -12,6 +12,7 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     v_errors text[] := '{}'::text[];

@@ -23,6 +23,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET jit = off
 SET enable_nestloop = off
 AS $$
 DECLARE

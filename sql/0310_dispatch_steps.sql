@@ -18,6 +18,7 @@ LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -59,6 +60,7 @@ LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     v_queue record;
@@ -92,6 +94,7 @@ LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     v_task record;

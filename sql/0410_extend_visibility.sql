@@ -18,6 +18,7 @@ SECURITY DEFINER
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     v_queue   text;

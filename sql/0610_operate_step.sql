@@ -14,6 +14,7 @@ LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     v_step       tasker.workflow_steps;

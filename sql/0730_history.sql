@@ -79,6 +79,7 @@ SET search_path = ''
 -- Planned without the parameters' values: keep it on the (task_uuid, xid, id) key even when the
 -- statistics say a task owns much of the table.
 SET enable_seqscan = off
+SET jit = off
 AS $$
     SELECT x.kind, x.id, x.step_uuid, x.step_name, x.step_position, x.from_state, x.to_state, x.event,
            x.attempt, x.metadata, x.created_at

@@ -27,6 +27,7 @@ LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     v_now    timestamptz := now();

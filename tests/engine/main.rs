@@ -15,6 +15,7 @@ mod history_cursor;
 mod input_hardening;
 mod operations_doc;
 mod operators;
+mod plan_settings;
 mod plpgsql_check;
 mod property;
 mod queue_messages;

@@ -55,6 +55,7 @@ CREATE FUNCTION tasker._advance_tasks_to_in_process(p_task_uuids uuid[], p_now t
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_task record;
@@ -83,6 +84,7 @@ CREATE FUNCTION tasker._apply_results(p_step_uuids uuid[], p_statuses text[], p_
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -238,6 +240,7 @@ CREATE FUNCTION tasker._check_task_request(p_ordinality integer, p_namespace tex
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $_$
 DECLARE
     v_options  jsonb := coalesce(p_options, '{}');
@@ -405,6 +408,7 @@ CREATE FUNCTION tasker._complete_tasks(p_task_uuids uuid[], p_now timestamp with
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_moved uuid[];
@@ -462,6 +466,7 @@ CREATE FUNCTION tasker._dispatch_steps(p_step_uuids uuid[], p_now timestamp with
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -502,6 +507,7 @@ CREATE FUNCTION tasker._evaluate_task(p_task_uuid uuid, p_now timestamp with tim
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_now    timestamptz := coalesce(p_now, now());
@@ -711,6 +717,7 @@ CREATE FUNCTION tasker._insert_tasks(p_requests tasker.task_request[]) RETURNS T
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -806,6 +813,7 @@ CREATE FUNCTION tasker._move_task(p_task_uuid uuid, p_events text[], p_metadata 
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_now   timestamptz := coalesce(p_now, now());
@@ -895,6 +903,7 @@ CREATE FUNCTION tasker._operate_step(p_step_uuid uuid, p_event text, p_payload j
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_step       tasker.workflow_steps;
@@ -1052,6 +1061,7 @@ CREATE FUNCTION tasker._send_step_messages(p_step_uuids uuid[]) RETURNS SETOF te
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_queue record;
@@ -1085,6 +1095,7 @@ CREATE FUNCTION tasker._start_tasks(p_task_uuids uuid[]) RETURNS void
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_roots uuid[];
@@ -1157,6 +1168,7 @@ CREATE FUNCTION tasker.apply_step_results(p_results jsonb, p_now timestamp with 
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -1248,6 +1260,7 @@ CREATE FUNCTION tasker.cancel_task(p_task_uuid uuid, p_reason text DEFAULT NULL:
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_state text;
@@ -1296,6 +1309,7 @@ CREATE FUNCTION tasker.claim_steps(p_namespace text, p_limit integer DEFAULT 10,
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -1452,6 +1466,7 @@ CREATE FUNCTION tasker.create_task(p_namespace text, p_name text, p_version text
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_new record;
@@ -1483,6 +1498,7 @@ CREATE FUNCTION tasker.create_tasks(p_requests jsonb) RETURNS TABLE(ordinality i
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -1574,6 +1590,7 @@ CREATE FUNCTION tasker.enqueue_ready_steps(p_limit integer DEFAULT 1000, p_now t
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -1649,6 +1666,7 @@ CREATE FUNCTION tasker.extend_visibility(p_namespace text, p_msg_ids bigint[], p
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $_$
 DECLARE
     v_queue   text;
@@ -1700,6 +1718,7 @@ CREATE FUNCTION tasker.finalize_task(p_task_uuid uuid, p_now timestamp with time
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 BEGIN
     PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = p_task_uuid FOR UPDATE;
@@ -1725,6 +1744,7 @@ CREATE FUNCTION tasker.finalize_tasks(p_limit integer DEFAULT 100, p_now timesta
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -1767,6 +1787,7 @@ CREATE FUNCTION tasker.json_schema_errors(p_schema jsonb, p_doc jsonb, p_path te
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_errors text[] := '{}'::text[];
@@ -1904,6 +1925,7 @@ CREATE FUNCTION tasker.normalize_template(p_definition jsonb) RETURNS jsonb
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     SET enable_nestloop TO 'off'
     AS $_$
 DECLARE
@@ -2236,6 +2258,7 @@ CREATE FUNCTION tasker.process_step_results(p_limit integer DEFAULT 500, p_now t
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -2349,6 +2372,7 @@ CREATE FUNCTION tasker.purge_tasks(p_older_than interval, p_limit integer DEFAUL
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_now    timestamptz := now();
@@ -2468,6 +2492,7 @@ CREATE FUNCTION tasker.register_template(p_definition jsonb) RETURNS uuid
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_def   jsonb := tasker.normalize_template(p_definition);
@@ -2564,6 +2589,7 @@ CREATE FUNCTION tasker.retry_failed_steps(p_filter jsonb DEFAULT '{}'::jsonb) RE
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -2926,6 +2952,7 @@ CREATE FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -3060,6 +3087,7 @@ CREATE FUNCTION tasker.sweep_stale_steps(p_grace_seconds integer DEFAULT 60, p_l
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $_$
 DECLARE
     v_now    timestamptz := coalesce(p_now, now());
@@ -3144,6 +3172,7 @@ CREATE FUNCTION tasker.task_history_after(p_task_uuid uuid, p_after pg_snapshot)
     LANGUAGE sql STABLE
     SET search_path TO ''
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
     SELECT x.kind, x.id, x.step_uuid, x.step_name, x.step_position, x.from_state, x.to_state, x.event,
            x.attempt, x.metadata, x.created_at
@@ -3273,6 +3302,7 @@ CREATE FUNCTION tasker.transition_steps(p_step_uuids uuid[], p_event text, p_pay
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 DECLARE
@@ -3403,6 +3433,7 @@ CREATE FUNCTION tasker.transition_tasks(p_task_uuids uuid[], p_event text, p_met
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_id   uuid;
@@ -3452,6 +3483,7 @@ CREATE FUNCTION tasker.update_dlq_entry(p_id bigint, p_status text DEFAULT NULL:
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_entry tasker.dlq_entries;
