@@ -1,25 +1,12 @@
--- tasker.transition_steps(step_uuids, event, payloads, metadata, now): the one writer of
--- workflow_steps.state.
+-- tasker.transition_steps(step_uuids, event, payloads, metadata, now): the public entry to a
+-- step's state machine.
 --
 -- Guarantees:
 --   * locks the steps in step_uuid order;
 --   * every listed step has an allowed (state, event) move in tasker.step_state_transitions,
 --     otherwise nothing changes and SQLSTATE TK001 is raised (TK002 for an unknown step);
---   * applies what the event means besides the state:
---       claim / reclaim   attempts + 1, claimed_at = now
---       reset             attempts = 0, results cleared (last_error is kept for reference)
---       -> enqueued       enqueued_at = now, dispatch_msg_id cleared (the claim records the new one),
---                         parents_pending = 0 (a step is enqueued only once every parent is
---                         satisfied; tasker.apply_step_results relies on this to release a child
---                         and dispatch it in one row write)
---       -> complete / resolved_manually   completed_at = now
---       -> pending        ready_at = now when every parent is satisfied
---       -> waiting_for_retry  next_retry_at = ready_at = payload.next_retry_at
---     and leaves ready_at NULL in every other state, so the ready index holds only dispatchable steps;
---   * p_payloads, when given, is aligned with p_step_uuids; each element may carry
---     results, error, next_retry_at, dispatch_msg_id and metadata (merged into the history row);
---   * appends one tasker.workflow_step_transitions row per step;
---   * notifies tasker_steps_changed with the comma-separated uuids of the tasks touched.
+--   * then moves them with tasker._move_steps (below): the event's side effects, one history
+--     row per step, tasker_steps_changed.
 -- Returns one row per step moved: (step_uuid, task_uuid, from_state, to_state, attempts).
 CREATE OR REPLACE FUNCTION tasker.transition_steps(
     p_step_uuids uuid[],
@@ -36,50 +23,91 @@ SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_now     timestamptz := coalesce(p_now, now());
-    v_missing uuid;
-    v_bad     record;
-    v_check   record;
+    v_check record;
 BEGIN
-    IF p_payloads IS NOT NULL AND cardinality(p_payloads) <> cardinality(p_step_uuids) THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004',
-            MESSAGE = format('transition_steps: %s payloads for %s steps', cardinality(p_payloads), cardinality(p_step_uuids));
-    END IF;
-
-    -- Lock in step_uuid order and check every move in one pass.
+    -- Lock in step_uuid order and check every move in one pass; the old states are kept for
+    -- the rows returned.
     SELECT count(*) AS found,
-           (array_agg(x.step_uuid ORDER BY x.step_uuid) FILTER (WHERE NOT x.allowed))[1] AS bad_uuid,
-           (SELECT count(DISTINCT u) FROM unnest(p_step_uuids) AS u) AS wanted
+           coalesce(bool_and(x.allowed), true) AS allowed,
+           (SELECT count(DISTINCT u) FROM unnest(p_step_uuids) AS u) AS wanted,
+           array_agg(x.step_uuid) AS steps, array_agg(x.task_uuid) AS tasks, array_agg(x.state) AS states
       INTO v_check
-      FROM (SELECT s.step_uuid,
+      FROM (SELECT s.step_uuid, s.task_uuid, s.state,
                    EXISTS (SELECT 1 FROM tasker.step_state_transitions m
                             WHERE m.from_state = s.state AND m.event = p_event) AS allowed
               FROM tasker.workflow_steps s
              WHERE s.step_uuid = ANY (p_step_uuids)
              ORDER BY s.step_uuid
                FOR UPDATE) x;
-
-    IF v_check.found < v_check.wanted THEN
-        SELECT u INTO v_missing
-          FROM unnest(p_step_uuids) AS u
-         WHERE NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.step_uuid = u)
-         LIMIT 1;
-        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('workflow step %s not found', v_missing);
+    IF v_check.found < v_check.wanted OR NOT v_check.allowed THEN
+        PERFORM tasker._raise_unmovable_step(p_step_uuids, p_event);
     END IF;
 
-    IF v_check.bad_uuid IS NOT NULL THEN
-        SELECT s.step_uuid, s.name, s.state INTO v_bad FROM tasker.workflow_steps s WHERE s.step_uuid = v_check.bad_uuid;
-        RAISE EXCEPTION USING
-            ERRCODE = 'TK001',
-            MESSAGE = format('step %s (%s) cannot take event ''%s'' in state ''%s''',
-                             v_bad.step_uuid, v_bad.name, p_event, v_bad.state),
-            HINT = coalesce('events allowed in state ''' || v_bad.state || ''': ' ||
-                     (SELECT string_agg(m.event, ', ' ORDER BY m.event)
-                        FROM tasker.step_state_transitions m WHERE m.from_state = v_bad.state),
-                     'state ''' || v_bad.state || ''' is final');
-    END IF;
+    PERFORM tasker._move_steps(p_step_uuids, p_event, p_payloads, p_metadata, p_now);
 
     RETURN QUERY
+    SELECT x.step_uuid, x.task_uuid, x.from_state, s.state, s.attempts
+      FROM unnest(v_check.steps, v_check.tasks, v_check.states) AS x (step_uuid, task_uuid, from_state)
+      JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid
+     ORDER BY x.step_uuid;
+END;
+$$;
+COMMENT ON FUNCTION tasker.transition_steps(uuid[], text, jsonb[], jsonb, timestamptz) IS
+    'The public entry to a step''s state machine: locks the steps in step_uuid order, checks every move against tasker.step_state_transitions (TK001; TK002 for an unknown step; nothing changes on error), then moves them (tasker._move_steps: the event''s side effects, one history row per step, tasker_steps_changed). Returns one row per step moved.';
+
+-- tasker._move_steps(step_uuids, event, payloads, metadata, now): the one writer of
+-- workflow_steps.state, for callers that hold the steps' row locks. Internal.
+--
+-- Precondition: the caller holds the row locks of every listed step, taken in step_uuid order
+-- (transition_steps, claim_steps, submit_step_results and apply_step_results take them before
+-- they decide; enqueue_ready_steps with SKIP LOCKED, which never waits). The locks keep
+-- concurrent writers apart; the moves are checked here all the same.
+-- Guarantees, in one statement and the caller's transaction:
+--   * every listed step takes its allowed (state, event) move of tasker.step_state_transitions;
+--     when one cannot, or does not exist, SQLSTATE TK001 (TK002) is raised, and the error undoes
+--     the call's moves with everything else of the caller's (sub)transaction;
+--   * applies what the event means besides the state:
+--       claim / reclaim   attempts + 1, claimed_at = now
+--       reset             attempts = 0, results cleared (last_error is kept for reference)
+--       -> enqueued       enqueued_at = now, dispatch_msg_id cleared (the claim records the new one),
+--                         parents_pending = 0 (a step is enqueued only once every parent is
+--                         satisfied; tasker.apply_step_results relies on this to release a child
+--                         and dispatch it in one row write)
+--       -> complete / resolved_manually   completed_at = now
+--       -> pending        ready_at = now when every parent is satisfied
+--       -> waiting_for_retry  next_retry_at = ready_at = payload.next_retry_at
+--     and leaves ready_at NULL in every other state, so the ready index holds only dispatchable steps;
+--   * p_payloads, when given, is aligned with p_step_uuids (TK004 otherwise); each element may
+--     carry results, error, next_retry_at, dispatch_msg_id and metadata (merged into the history
+--     row); a step listed twice moves once;
+--   * appends one tasker.workflow_step_transitions row per step;
+--   * notifies tasker_steps_changed with the comma-separated uuids of the tasks touched, at most
+--     200 per notification (payloads stay far below PostgreSQL's 8000-byte limit).
+-- Returns the number of steps moved.
+CREATE OR REPLACE FUNCTION tasker._move_steps(
+    p_step_uuids uuid[],
+    p_event      text,
+    p_payloads   jsonb[] DEFAULT NULL,
+    p_metadata   jsonb DEFAULT NULL,
+    p_now        timestamptz DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now   timestamptz := coalesce(p_now, now());
+    v_moved uuid[];
+    v_tasks uuid[];
+BEGIN
+    IF p_payloads IS NOT NULL AND cardinality(p_payloads) <> cardinality(p_step_uuids) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('transition_steps: %s payloads for %s steps', cardinality(p_payloads), cardinality(p_step_uuids));
+    END IF;
+
     WITH input AS (
         SELECT DISTINCT ON (i.step_uuid) i.step_uuid, coalesce(i.payload, '{}'::jsonb) AS payload
           FROM unnest(p_step_uuids, p_payloads) AS i (step_uuid, payload)
@@ -134,18 +162,61 @@ BEGIN
                END,
                v_now
           FROM moved
-    ), notified AS (
-        -- One notification per 200 tasks touched (payloads stay far below PostgreSQL's 8000-byte
-        -- limit), from the rows the update returned; the query below joins it, so it runs.
-        SELECT count(pg_notify('tasker_steps_changed', c.tasks)) AS sent
-          FROM (SELECT string_agg(x.task_uuid::text, ',') AS tasks
-                  FROM (SELECT d.task_uuid, (row_number() OVER () - 1) / 200 AS chunk
-                          FROM (SELECT DISTINCT moved.task_uuid FROM moved) d) x
-                 GROUP BY x.chunk) c
     )
-    SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, moved.attempts
-      FROM moved CROSS JOIN notified;
+    SELECT array_agg(moved.step_uuid), array_agg(DISTINCT moved.task_uuid)
+      INTO v_moved, v_tasks
+      FROM moved;
+
+    -- Every listed step moved, or the call fails: the error names a step that did not move (it
+    -- is still in the state that refused the event) and undoes the moves above.
+    IF coalesce(cardinality(v_moved), 0) < coalesce(cardinality(p_step_uuids), 0)
+       AND EXISTS (SELECT 1 FROM unnest(p_step_uuids) AS u WHERE u <> ALL (coalesce(v_moved, '{}'))) THEN
+        PERFORM tasker._raise_unmovable_step(
+            ARRAY(SELECT u FROM unnest(p_step_uuids) AS u WHERE u <> ALL (coalesce(v_moved, '{}'))), p_event);
+    END IF;
+
+    -- One notification per 200 tasks, each a plain expression rather than a query.
+    FOR i IN 1 .. coalesce(cardinality(v_tasks), 0) BY 200 LOOP
+        PERFORM pg_notify('tasker_steps_changed', array_to_string(v_tasks[i : i + 199], ','));
+    END LOOP;
+    RETURN coalesce(cardinality(v_moved), 0);
 END;
 $$;
-COMMENT ON FUNCTION tasker.transition_steps(uuid[], text, jsonb[], jsonb, timestamptz) IS
-    'The one writer of workflow_steps.state: locks the steps in step_uuid order, checks every move against tasker.step_state_transitions (TK001; TK002 for an unknown step; nothing changes on error), applies the event''s side effects, appends one history row per step and notifies tasker_steps_changed. Returns one row per step moved.';
+
+-- tasker._raise_unmovable_step(step_uuids, event): raises the error for the first listed step,
+-- in step_uuid order, that cannot take p_event: TK002 for a step that does not exist, else TK001
+-- with a hint listing the events its state allows (or saying the state is final). Internal.
+CREATE OR REPLACE FUNCTION tasker._raise_unmovable_step(p_step_uuids uuid[], p_event text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_missing uuid;
+    v_bad     record;
+BEGIN
+    SELECT u INTO v_missing
+      FROM unnest(p_step_uuids) AS u
+     WHERE NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.step_uuid = u)
+     LIMIT 1;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('workflow step %s not found', v_missing);
+    END IF;
+
+    SELECT s.step_uuid, s.name, s.state INTO v_bad
+      FROM tasker.workflow_steps s
+     WHERE s.step_uuid = ANY (p_step_uuids)
+       AND NOT EXISTS (SELECT 1 FROM tasker.step_state_transitions m
+                        WHERE m.from_state = s.state AND m.event = p_event)
+     ORDER BY s.step_uuid
+     LIMIT 1;
+    RAISE EXCEPTION USING
+        ERRCODE = 'TK001',
+        MESSAGE = format('step %s (%s) cannot take event ''%s'' in state ''%s''',
+                         v_bad.step_uuid, v_bad.name, p_event, v_bad.state),
+        HINT = coalesce('events allowed in state ''' || v_bad.state || ''': ' ||
+                 (SELECT string_agg(m.event, ', ' ORDER BY m.event)
+                    FROM tasker.step_state_transitions m WHERE m.from_state = v_bad.state),
+                 'state ''' || v_bad.state || ''' is final');
+END;
+$$;

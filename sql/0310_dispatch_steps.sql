@@ -29,7 +29,7 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM 1 FROM tasker.transition_steps(p_step_uuids, 'enqueue', NULL, NULL, v_now);
+    PERFORM tasker._move_steps(p_step_uuids, 'enqueue', NULL, NULL, v_now);
     PERFORM tasker._send_step_messages(p_step_uuids);
 
     -- Tasks that were not already running move to steps_in_process.

@@ -103,7 +103,7 @@ BEGIN
 
     -- Lock the steps in step_uuid order and decide on the locked rows, in one statement: one
     -- decision per message, the first message of a step decides, any other is stale. The lists
-    -- come out in step_uuid order (the order transition_steps locks in).
+    -- come out in step_uuid order (the engine's lock order).
     WITH locked AS MATERIALIZED (
         SELECT s.step_uuid, s.state, s.attempts, s.max_attempts, s.task_uuid, s.name, s.dispatch_msg_id
           FROM tasker.workflow_steps s
@@ -162,10 +162,10 @@ BEGIN
     END IF;
 
     IF v_claim IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_claim, 'claim', v_claim_p, v_meta, v_now);
+        PERFORM tasker._move_steps(v_claim, 'claim', v_claim_p, v_meta, v_now);
     END IF;
     IF v_reclaim IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_reclaim, 'reclaim', v_reclaim_p, v_meta, v_now);
+        PERFORM tasker._move_steps(v_reclaim, 'reclaim', v_reclaim_p, v_meta, v_now);
     END IF;
 
     RETURN QUERY

@@ -187,19 +187,19 @@ BEGIN
     PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks) ORDER BY t.task_uuid FOR UPDATE;
 
     IF v_ok IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_ok, 'complete', v_ok_p, NULL, v_now);
+        PERFORM tasker._move_steps(v_ok, 'complete', v_ok_p, NULL, v_now);
     END IF;
     IF v_retry IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_retry, 'retry', v_retry_p, NULL, v_now);
+        PERFORM tasker._move_steps(v_retry, 'retry', v_retry_p, NULL, v_now);
     END IF;
     IF v_fail IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_fail, 'fail', v_fail_p, NULL, v_now);
+        PERFORM tasker._move_steps(v_fail, 'fail', v_fail_p, NULL, v_now);
     END IF;
 
     -- Unblock children of completed steps; dispatch those whose last parent just finished.
     IF v_ok IS NOT NULL THEN
         -- A pending child whose last parent just completed is dispatched directly: its enqueue
-        -- (tasker.transition_steps) zeroes the counter in the same row write. Every other child
+        -- (tasker._move_steps) zeroes the counter in the same row write. Every other child
         -- has its counter decremented here. (Children read by key: the ids as an array.)
         WITH dec AS (
             SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n

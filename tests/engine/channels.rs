@@ -127,3 +127,54 @@ async fn a_step_transition_notifies_the_tasks_it_touched() {
     expected.sort();
     assert_eq!(named, expected, "one notification, each task once: {}", heard.payload());
 }
+
+/// A move touching more than 200 tasks notifies `tasker_steps_changed` in parts of at most 200
+/// uuids, each task named once across them.
+#[tokio::test]
+async fn a_step_transition_touching_many_tasks_notifies_in_parts_of_200() {
+    use std::collections::BTreeSet;
+
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use crate::support::*;
+
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "single", &[("only", &[])], json!({}))).await;
+    let requests: Vec<serde_json::Value> = (0..250).map(|_| json!({"namespace": "demo", "name": "single"})).collect();
+    let tasks: BTreeSet<Uuid> = sqlx::query_scalar("SELECT task_uuid FROM tasker.create_tasks($1)")
+        .bind(json!(requests))
+        .fetch_all(pool)
+        .await
+        .expect("create_tasks")
+        .into_iter()
+        .collect();
+    assert_eq!(tasks.len(), 250);
+
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.expect("listener");
+    listener.listen("tasker_steps_changed").await.expect("listen");
+    let moved: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tasker.transition_steps(
+             ARRAY(SELECT s.step_uuid FROM tasker.workflow_steps s WHERE s.task_uuid = ANY ($1)), 'claim')",
+    )
+    .bind(tasks.iter().copied().collect::<Vec<_>>())
+    .fetch_one(pool)
+    .await
+    .expect("transition");
+    assert_eq!(moved, 250);
+
+    let mut sizes = Vec::new();
+    let mut named = BTreeSet::new();
+    while named.len() < tasks.len() {
+        let heard = listener.recv().await.expect("notification");
+        let part: Vec<Uuid> = heard.payload().split(',').map(|u| u.parse().expect("uuid")).collect();
+        sizes.push(part.len());
+        for uuid in part {
+            assert!(named.insert(uuid), "{uuid} named twice");
+        }
+    }
+    sizes.sort();
+    assert_eq!(sizes, [50, 200], "two notifications");
+    assert_eq!(named, tasks);
+}

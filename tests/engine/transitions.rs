@@ -335,6 +335,48 @@ async fn step_transition_of_unknown_step_raises_tk002() {
     assert_eq!(step_by_uuid(&db.pool, step_uuid).await.state, "enqueued");
 }
 
+/// `tasker._move_steps`, the writer the hot path calls with the steps' locks already held, checks
+/// the moves after making them: a list with one step that cannot take the event raises TK001
+/// naming that step, and the error undoes the moves of the steps that could.
+#[tokio::test]
+async fn move_steps_refuses_a_list_with_one_unmovable_step_and_moves_none() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "pair", &[("first", &[]), ("second", &["first"])], json!({}))).await;
+    let task = create_task(pool, "demo", "pair", json!({})).await;
+    let first = step(pool, task, "first").await.step_uuid;
+    let second = step(pool, task, "second").await.step_uuid;
+    let before = (step_history_len(pool, first).await, step_history_len(pool, second).await);
+
+    // first is enqueued (claim allowed), second pending (claim refused): in either order.
+    for steps in [vec![first, second], vec![second, first]] {
+        let res = sqlx::query("SELECT tasker._move_steps($1, 'claim')").bind(&steps).execute(pool).await;
+        let msg = expect_sqlstate(res, "TK001");
+        assert!(
+            msg.contains(&second.to_string()) && msg.contains("pending"),
+            "names the step that did not move: {msg}"
+        );
+        assert_eq!(step_by_uuid(pool, first).await.state, "enqueued");
+        assert_eq!(step_by_uuid(pool, first).await.attempts, 0);
+        assert_eq!((step_history_len(pool, first).await, step_history_len(pool, second).await), before);
+    }
+
+    let res =
+        sqlx::query("SELECT tasker._move_steps($1, 'claim')").bind(vec![first, Uuid::now_v7()]).execute(pool).await;
+    expect_sqlstate(res, "TK002");
+    assert_eq!(step_by_uuid(pool, first).await.state, "enqueued");
+
+    // A step listed twice moves once; the count says so.
+    let moved: i32 = sqlx::query_scalar("SELECT tasker._move_steps($1, 'claim')")
+        .bind(vec![first, first])
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(step_by_uuid(pool, first).await.attempts, 1);
+    assert_eq!(step_history_len(pool, first).await, before.0 + 1);
+}
+
 #[tokio::test]
 async fn step_transition_payloads_must_align_with_steps() {
     let (db, _, step_uuid) = one_step_task().await;

@@ -140,19 +140,19 @@ BEGIN
     PERFORM 1 FROM tasker.tasks t WHERE t.task_uuid = ANY (v_tasks) ORDER BY t.task_uuid FOR UPDATE;
 
     IF v_ok IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_ok, 'complete', v_ok_p, NULL, v_now);
+        PERFORM tasker._move_steps(v_ok, 'complete', v_ok_p, NULL, v_now);
     END IF;
     IF v_retry IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_retry, 'retry', v_retry_p, NULL, v_now);
+        PERFORM tasker._move_steps(v_retry, 'retry', v_retry_p, NULL, v_now);
     END IF;
     IF v_fail IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_fail, 'fail', v_fail_p, NULL, v_now);
+        PERFORM tasker._move_steps(v_fail, 'fail', v_fail_p, NULL, v_now);
     END IF;
 
     -- Unblock children of completed steps; dispatch those whose last parent just finished.
     IF v_ok IS NOT NULL THEN
         -- A pending child whose last parent just completed is dispatched directly: its enqueue
-        -- (tasker.transition_steps) zeroes the counter in the same row write. Every other child
+        -- (tasker._move_steps) zeroes the counter in the same row write. Every other child
         -- has its counter decremented here. (Children read by key: the ids as an array.)
         WITH dec AS (
             SELECT e.to_step_uuid AS step_uuid, count(*)::integer AS n
@@ -477,7 +477,7 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM 1 FROM tasker.transition_steps(p_step_uuids, 'enqueue', NULL, NULL, v_now);
+    PERFORM tasker._move_steps(p_step_uuids, 'enqueue', NULL, NULL, v_now);
     PERFORM tasker._send_step_messages(p_step_uuids);
 
     -- Tasks that were not already running move to steps_in_process.
@@ -805,6 +805,103 @@ END;
 $$;
 
 --
+-- Name: _move_steps(uuid[], text, jsonb[], jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._move_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[] DEFAULT NULL::jsonb[], p_metadata jsonb DEFAULT NULL::jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    SET jit TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_now   timestamptz := coalesce(p_now, now());
+    v_moved uuid[];
+    v_tasks uuid[];
+BEGIN
+    IF p_payloads IS NOT NULL AND cardinality(p_payloads) <> cardinality(p_step_uuids) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('transition_steps: %s payloads for %s steps', cardinality(p_payloads), cardinality(p_step_uuids));
+    END IF;
+
+    WITH input AS (
+        SELECT DISTINCT ON (i.step_uuid) i.step_uuid, coalesce(i.payload, '{}'::jsonb) AS payload
+          FROM unnest(p_step_uuids, p_payloads) AS i (step_uuid, payload)
+         ORDER BY i.step_uuid
+    ), moved AS (
+        UPDATE tasker.workflow_steps s
+           SET state = m.to_state,
+               updated_at = v_now,
+               attempts = CASE
+                   WHEN p_event IN ('claim', 'reclaim') THEN s.attempts + 1
+                   WHEN p_event = 'reset' THEN 0
+                   ELSE s.attempts END,
+               claimed_at = CASE WHEN p_event IN ('claim', 'reclaim') THEN v_now ELSE s.claimed_at END,
+               enqueued_at = CASE WHEN m.to_state = 'enqueued' THEN v_now ELSE s.enqueued_at END,
+               parents_pending = CASE WHEN m.to_state = 'enqueued' THEN 0 ELSE s.parents_pending END,
+               completed_at = CASE WHEN m.to_state IN ('complete', 'resolved_manually') THEN v_now END,
+               next_retry_at = CASE WHEN m.to_state = 'waiting_for_retry'
+                   THEN coalesce((input.payload ->> 'next_retry_at')::timestamptz, v_now) END,
+               ready_at = CASE
+                   WHEN m.to_state = 'waiting_for_retry'
+                       THEN coalesce((input.payload ->> 'next_retry_at')::timestamptz, v_now)
+                   WHEN m.to_state = 'pending' AND s.parents_pending = 0 THEN v_now
+                   END,
+               results = CASE
+                   WHEN input.payload ? 'results' THEN input.payload -> 'results'
+                   WHEN p_event = 'reset' THEN NULL
+                   ELSE s.results END,
+               last_error = CASE
+                   WHEN input.payload ? 'error' THEN input.payload -> 'error'
+                   ELSE s.last_error END,
+               dispatch_msg_id = CASE
+                   WHEN input.payload ? 'dispatch_msg_id' THEN (input.payload ->> 'dispatch_msg_id')::bigint
+                   WHEN m.to_state = 'enqueued' THEN NULL
+                   ELSE s.dispatch_msg_id END
+          FROM input
+          JOIN tasker.step_state_transitions m ON m.event = p_event
+         WHERE s.step_uuid = input.step_uuid
+           AND m.from_state = s.state
+        -- The old state is the matched move's from_state: no second read of the rows.
+        RETURNING s.step_uuid, s.task_uuid, m.from_state, s.state AS to_state, s.attempts, input.payload
+    ), history AS (
+        INSERT INTO tasker.workflow_step_transitions
+               (step_uuid, task_uuid, from_state, to_state, event, attempt, metadata, created_at)
+        SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, p_event, moved.attempts,
+               CASE WHEN p_metadata IS NULL AND NOT (moved.payload ? 'metadata' OR moved.payload ? 'error')
+                    THEN NULL
+                    ELSE coalesce(p_metadata, '{}'::jsonb)
+                         || coalesce(moved.payload -> 'metadata', '{}'::jsonb)
+                         || CASE WHEN moved.payload ? 'error'
+                                 THEN jsonb_build_object('error', moved.payload -> 'error')
+                                 ELSE '{}'::jsonb END
+               END,
+               v_now
+          FROM moved
+    )
+    SELECT array_agg(moved.step_uuid), array_agg(DISTINCT moved.task_uuid)
+      INTO v_moved, v_tasks
+      FROM moved;
+
+    -- Every listed step moved, or the call fails: the error names a step that did not move (it
+    -- is still in the state that refused the event) and undoes the moves above.
+    IF coalesce(cardinality(v_moved), 0) < coalesce(cardinality(p_step_uuids), 0)
+       AND EXISTS (SELECT 1 FROM unnest(p_step_uuids) AS u WHERE u <> ALL (coalesce(v_moved, '{}'))) THEN
+        PERFORM tasker._raise_unmovable_step(
+            ARRAY(SELECT u FROM unnest(p_step_uuids) AS u WHERE u <> ALL (coalesce(v_moved, '{}'))), p_event);
+    END IF;
+
+    -- One notification per 200 tasks, each a plain expression rather than a query.
+    FOR i IN 1 .. coalesce(cardinality(v_tasks), 0) BY 200 LOOP
+        PERFORM pg_notify('tasker_steps_changed', array_to_string(v_tasks[i : i + 199], ','));
+    END LOOP;
+    RETURN coalesce(cardinality(v_moved), 0);
+END;
+$$;
+
+--
 -- Name: _move_task(uuid, text[], jsonb, timestamp with time zone, boolean); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -1023,6 +1120,44 @@ BEGIN
     RETURN QUERY EXECUTE format('INSERT INTO pgmq.%1$I (vt, message) SELECT pg_catalog.clock_timestamp(), m FROM unnest($1) AS m RETURNING msg_id', 'q_' || p_queue) USING p_messages;
 END;
 $_$;
+
+--
+-- Name: _raise_unmovable_step(uuid[], text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._raise_unmovable_step(p_step_uuids uuid[], p_event text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_missing uuid;
+    v_bad     record;
+BEGIN
+    SELECT u INTO v_missing
+      FROM unnest(p_step_uuids) AS u
+     WHERE NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.step_uuid = u)
+     LIMIT 1;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('workflow step %s not found', v_missing);
+    END IF;
+
+    SELECT s.step_uuid, s.name, s.state INTO v_bad
+      FROM tasker.workflow_steps s
+     WHERE s.step_uuid = ANY (p_step_uuids)
+       AND NOT EXISTS (SELECT 1 FROM tasker.step_state_transitions m
+                        WHERE m.from_state = s.state AND m.event = p_event)
+     ORDER BY s.step_uuid
+     LIMIT 1;
+    RAISE EXCEPTION USING
+        ERRCODE = 'TK001',
+        MESSAGE = format('step %s (%s) cannot take event ''%s'' in state ''%s''',
+                         v_bad.step_uuid, v_bad.name, p_event, v_bad.state),
+        HINT = coalesce('events allowed in state ''' || v_bad.state || ''': ' ||
+                 (SELECT string_agg(m.event, ', ' ORDER BY m.event)
+                    FROM tasker.step_state_transitions m WHERE m.from_state = v_bad.state),
+                 'state ''' || v_bad.state || ''' is final');
+END;
+$$;
 
 --
 -- Name: _require_worker_namespaces(text[]); Type: FUNCTION; Schema: tasker; Owner: -
@@ -1354,7 +1489,7 @@ BEGIN
 
     -- Lock the steps in step_uuid order and decide on the locked rows, in one statement: one
     -- decision per message, the first message of a step decides, any other is stale. The lists
-    -- come out in step_uuid order (the order transition_steps locks in).
+    -- come out in step_uuid order (the engine's lock order).
     WITH locked AS MATERIALIZED (
         SELECT s.step_uuid, s.state, s.attempts, s.max_attempts, s.task_uuid, s.name, s.dispatch_msg_id
           FROM tasker.workflow_steps s
@@ -1413,10 +1548,10 @@ BEGIN
     END IF;
 
     IF v_claim IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_claim, 'claim', v_claim_p, v_meta, v_now);
+        PERFORM tasker._move_steps(v_claim, 'claim', v_claim_p, v_meta, v_now);
     END IF;
     IF v_reclaim IS NOT NULL THEN
-        PERFORM tasker.transition_steps(v_reclaim, 'reclaim', v_reclaim_p, v_meta, v_now);
+        PERFORM tasker._move_steps(v_reclaim, 'reclaim', v_reclaim_p, v_meta, v_now);
     END IF;
 
     RETURN QUERY
@@ -3306,115 +3441,33 @@ CREATE FUNCTION tasker.transition_steps(p_step_uuids uuid[], p_event text, p_pay
     AS $$
 #variable_conflict use_column
 DECLARE
-    v_now     timestamptz := coalesce(p_now, now());
-    v_missing uuid;
-    v_bad     record;
-    v_check   record;
+    v_check record;
 BEGIN
-    IF p_payloads IS NOT NULL AND cardinality(p_payloads) <> cardinality(p_step_uuids) THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004',
-            MESSAGE = format('transition_steps: %s payloads for %s steps', cardinality(p_payloads), cardinality(p_step_uuids));
-    END IF;
-
-    -- Lock in step_uuid order and check every move in one pass.
+    -- Lock in step_uuid order and check every move in one pass; the old states are kept for
+    -- the rows returned.
     SELECT count(*) AS found,
-           (array_agg(x.step_uuid ORDER BY x.step_uuid) FILTER (WHERE NOT x.allowed))[1] AS bad_uuid,
-           (SELECT count(DISTINCT u) FROM unnest(p_step_uuids) AS u) AS wanted
+           coalesce(bool_and(x.allowed), true) AS allowed,
+           (SELECT count(DISTINCT u) FROM unnest(p_step_uuids) AS u) AS wanted,
+           array_agg(x.step_uuid) AS steps, array_agg(x.task_uuid) AS tasks, array_agg(x.state) AS states
       INTO v_check
-      FROM (SELECT s.step_uuid,
+      FROM (SELECT s.step_uuid, s.task_uuid, s.state,
                    EXISTS (SELECT 1 FROM tasker.step_state_transitions m
                             WHERE m.from_state = s.state AND m.event = p_event) AS allowed
               FROM tasker.workflow_steps s
              WHERE s.step_uuid = ANY (p_step_uuids)
              ORDER BY s.step_uuid
                FOR UPDATE) x;
-
-    IF v_check.found < v_check.wanted THEN
-        SELECT u INTO v_missing
-          FROM unnest(p_step_uuids) AS u
-         WHERE NOT EXISTS (SELECT 1 FROM tasker.workflow_steps s WHERE s.step_uuid = u)
-         LIMIT 1;
-        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('workflow step %s not found', v_missing);
+    IF v_check.found < v_check.wanted OR NOT v_check.allowed THEN
+        PERFORM tasker._raise_unmovable_step(p_step_uuids, p_event);
     END IF;
 
-    IF v_check.bad_uuid IS NOT NULL THEN
-        SELECT s.step_uuid, s.name, s.state INTO v_bad FROM tasker.workflow_steps s WHERE s.step_uuid = v_check.bad_uuid;
-        RAISE EXCEPTION USING
-            ERRCODE = 'TK001',
-            MESSAGE = format('step %s (%s) cannot take event ''%s'' in state ''%s''',
-                             v_bad.step_uuid, v_bad.name, p_event, v_bad.state),
-            HINT = coalesce('events allowed in state ''' || v_bad.state || ''': ' ||
-                     (SELECT string_agg(m.event, ', ' ORDER BY m.event)
-                        FROM tasker.step_state_transitions m WHERE m.from_state = v_bad.state),
-                     'state ''' || v_bad.state || ''' is final');
-    END IF;
+    PERFORM tasker._move_steps(p_step_uuids, p_event, p_payloads, p_metadata, p_now);
 
     RETURN QUERY
-    WITH input AS (
-        SELECT DISTINCT ON (i.step_uuid) i.step_uuid, coalesce(i.payload, '{}'::jsonb) AS payload
-          FROM unnest(p_step_uuids, p_payloads) AS i (step_uuid, payload)
-         ORDER BY i.step_uuid
-    ), moved AS (
-        UPDATE tasker.workflow_steps s
-           SET state = m.to_state,
-               updated_at = v_now,
-               attempts = CASE
-                   WHEN p_event IN ('claim', 'reclaim') THEN s.attempts + 1
-                   WHEN p_event = 'reset' THEN 0
-                   ELSE s.attempts END,
-               claimed_at = CASE WHEN p_event IN ('claim', 'reclaim') THEN v_now ELSE s.claimed_at END,
-               enqueued_at = CASE WHEN m.to_state = 'enqueued' THEN v_now ELSE s.enqueued_at END,
-               parents_pending = CASE WHEN m.to_state = 'enqueued' THEN 0 ELSE s.parents_pending END,
-               completed_at = CASE WHEN m.to_state IN ('complete', 'resolved_manually') THEN v_now END,
-               next_retry_at = CASE WHEN m.to_state = 'waiting_for_retry'
-                   THEN coalesce((input.payload ->> 'next_retry_at')::timestamptz, v_now) END,
-               ready_at = CASE
-                   WHEN m.to_state = 'waiting_for_retry'
-                       THEN coalesce((input.payload ->> 'next_retry_at')::timestamptz, v_now)
-                   WHEN m.to_state = 'pending' AND s.parents_pending = 0 THEN v_now
-                   END,
-               results = CASE
-                   WHEN input.payload ? 'results' THEN input.payload -> 'results'
-                   WHEN p_event = 'reset' THEN NULL
-                   ELSE s.results END,
-               last_error = CASE
-                   WHEN input.payload ? 'error' THEN input.payload -> 'error'
-                   ELSE s.last_error END,
-               dispatch_msg_id = CASE
-                   WHEN input.payload ? 'dispatch_msg_id' THEN (input.payload ->> 'dispatch_msg_id')::bigint
-                   WHEN m.to_state = 'enqueued' THEN NULL
-                   ELSE s.dispatch_msg_id END
-          FROM input
-          JOIN tasker.step_state_transitions m ON m.event = p_event
-         WHERE s.step_uuid = input.step_uuid
-           AND m.from_state = s.state
-        -- The old state is the matched move's from_state: no second read of the rows.
-        RETURNING s.step_uuid, s.task_uuid, m.from_state, s.state AS to_state, s.attempts, input.payload
-    ), history AS (
-        INSERT INTO tasker.workflow_step_transitions
-               (step_uuid, task_uuid, from_state, to_state, event, attempt, metadata, created_at)
-        SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, p_event, moved.attempts,
-               CASE WHEN p_metadata IS NULL AND NOT (moved.payload ? 'metadata' OR moved.payload ? 'error')
-                    THEN NULL
-                    ELSE coalesce(p_metadata, '{}'::jsonb)
-                         || coalesce(moved.payload -> 'metadata', '{}'::jsonb)
-                         || CASE WHEN moved.payload ? 'error'
-                                 THEN jsonb_build_object('error', moved.payload -> 'error')
-                                 ELSE '{}'::jsonb END
-               END,
-               v_now
-          FROM moved
-    ), notified AS (
-        -- One notification per 200 tasks touched (payloads stay far below PostgreSQL's 8000-byte
-        -- limit), from the rows the update returned; the query below joins it, so it runs.
-        SELECT count(pg_notify('tasker_steps_changed', c.tasks)) AS sent
-          FROM (SELECT string_agg(x.task_uuid::text, ',') AS tasks
-                  FROM (SELECT d.task_uuid, (row_number() OVER () - 1) / 200 AS chunk
-                          FROM (SELECT DISTINCT moved.task_uuid FROM moved) d) x
-                 GROUP BY x.chunk) c
-    )
-    SELECT moved.step_uuid, moved.task_uuid, moved.from_state, moved.to_state, moved.attempts
-      FROM moved CROSS JOIN notified;
+    SELECT x.step_uuid, x.task_uuid, x.from_state, s.state, s.attempts
+      FROM unnest(v_check.steps, v_check.tasks, v_check.states) AS x (step_uuid, task_uuid, from_state)
+      JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid
+     ORDER BY x.step_uuid;
 END;
 $$;
 
@@ -3422,7 +3475,7 @@ $$;
 -- Name: FUNCTION transition_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[], p_metadata jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.transition_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[], p_metadata jsonb, p_now timestamp with time zone) IS 'The one writer of workflow_steps.state: locks the steps in step_uuid order, checks every move against tasker.step_state_transitions (TK001; TK002 for an unknown step; nothing changes on error), applies the event''s side effects, appends one history row per step and notifies tasker_steps_changed. Returns one row per step moved.';
+COMMENT ON FUNCTION tasker.transition_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[], p_metadata jsonb, p_now timestamp with time zone) IS 'The public entry to a step''s state machine: locks the steps in step_uuid order, checks every move against tasker.step_state_transitions (TK001; TK002 for an unknown step; nothing changes on error), then moves them (tasker._move_steps: the event''s side effects, one history row per step, tasker_steps_changed). Returns one row per step moved.';
 
 --
 -- Name: transition_tasks(uuid[], text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
@@ -4333,6 +4386,12 @@ REVOKE ALL ON FUNCTION tasker._input_schema_problem(p_schema jsonb, p_path text,
 REVOKE ALL ON FUNCTION tasker._insert_tasks(p_requests tasker.task_request[]) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _move_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[], p_metadata jsonb, p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._move_steps(p_step_uuids uuid[], p_event text, p_payloads jsonb[], p_metadata jsonb, p_now timestamp with time zone) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _move_task(p_task_uuid uuid, p_events text[], p_metadata jsonb, p_now timestamp with time zone, p_finalized boolean); Type: ACL; Schema: tasker; Owner: -
 --
 
@@ -4379,6 +4438,12 @@ REVOKE ALL ON FUNCTION tasker._queue_read(p_queue text, p_vt_seconds integer, p_
 --
 
 REVOKE ALL ON FUNCTION tasker._queue_send(p_queue text, p_messages jsonb[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _raise_unmovable_step(p_step_uuids uuid[], p_event text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._raise_unmovable_step(p_step_uuids uuid[], p_event text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _require_worker_namespaces(p_namespaces text[]); Type: ACL; Schema: tasker; Owner: -
