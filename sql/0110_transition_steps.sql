@@ -145,6 +145,9 @@ BEGIN
           FROM input
           JOIN tasker.step_state_transitions m ON m.event = p_event
          WHERE s.step_uuid = input.step_uuid
+           -- The steps' own keys as well: a plan prepared while the table was analyzed (nearly)
+           -- empty would otherwise read its whole primary key to find them.
+           AND s.step_uuid = ANY (p_step_uuids)
            AND m.from_state = s.state
         -- The old state is the matched move's from_state: no second read of the rows.
         RETURNING s.step_uuid, s.task_uuid, m.from_state, s.state AS to_state, s.attempts, input.payload

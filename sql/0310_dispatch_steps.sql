@@ -32,12 +32,14 @@ BEGIN
     PERFORM tasker._move_steps(p_step_uuids, 'enqueue', NULL, NULL, v_now);
     PERFORM tasker._send_step_messages(p_step_uuids);
 
-    -- Tasks that were not already running move to steps_in_process.
+    -- Tasks that were not already running move to steps_in_process. (Each step's task state by
+    -- key, as a subquery: a join planned while the tables were analyzed empty would read the
+    -- whole tasks key.)
     SELECT array_agg(DISTINCT s.task_uuid) INTO v_tasks
       FROM tasker.workflow_steps s
-      JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
      WHERE s.step_uuid = ANY (p_step_uuids)
-       AND t.state IN ('initializing', 'enqueuing_steps', 'waiting_for_retry', 'waiting_for_dependencies');
+       AND (SELECT t.state FROM tasker.tasks t WHERE t.task_uuid = s.task_uuid)
+           IN ('initializing', 'enqueuing_steps', 'waiting_for_retry', 'waiting_for_dependencies');
     IF v_tasks IS NOT NULL THEN
         PERFORM tasker._advance_tasks_to_in_process(v_tasks, v_now);
     END IF;

@@ -10,12 +10,16 @@
 -- nobody: every worker woken for it would find nothing to claim. A rolled-back transaction
 -- notifies nothing, as before.
 -- SECURITY DEFINER: a deferred trigger fires at COMMIT as the session's role (a worker login may
--- not read the steps or namespaces).
+-- not read the steps or namespaces). Its look-up is by primary key whatever the statistics say
+-- (enable_seqscan off, as in the engine's other functions).
 CREATE OR REPLACE FUNCTION tasker._notify_step_dispatched()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET jit = off
 AS $$
 BEGIN
     PERFORM pg_notify('tasker_step_dispatched', n.queue_name)

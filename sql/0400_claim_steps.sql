@@ -176,7 +176,10 @@ BEGIN
                        JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
                       WHERE e.to_step_uuid = s.step_uuid), '{}'::jsonb)
       FROM tasker.workflow_steps s
-      JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+      -- Each step's task by key (OFFSET 0 keeps this a per-step look-up: a join planned while
+      -- the tables were analyzed empty would read the whole tasks key).
+      CROSS JOIN LATERAL (SELECT x.name, x.version, x.context FROM tasker.tasks x
+                           WHERE x.task_uuid = s.task_uuid OFFSET 0) t
      WHERE s.step_uuid = ANY (coalesce(v_claim, '{}') || coalesce(v_reclaim, '{}'))
      ORDER BY s.step_uuid;
 END;

@@ -159,6 +159,8 @@ BEGIN
           FROM unnest(p_step_uuids, p_statuses, p_results, p_errors, p_retry_after_ms)
                    AS x (step_uuid, status, result, error, retry_after_ms)
           JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid
+         -- The steps' own keys as well (see tasker._move_steps).
+         WHERE s.step_uuid = ANY (p_step_uuids)
     ), d AS (
         SELECT r.*,
                CASE WHEN r.status = 'success' THEN 'complete'

@@ -781,3 +781,67 @@ async fn one_submission_applies_results_from_two_namespaces_queues() {
     assert!(queue_messages(pool, "shop").await.is_empty());
     assert_eq!((task_state(pool, a).await, task_state(pool, b).await), ("complete".into(), "complete".into()));
 }
+
+/// A connection prepares the hot functions' plans once, with the statistics of that moment. A
+/// chained call (a result applied, its child released and dispatched, the child claimed) whose
+/// plans were prepared while the tables were small and analyzed empty must still read its own
+/// rows by key once the tables have grown, not whole tables (docs/benchmarks.md, plans prepared
+/// on near-empty tables). It read 2,618 step and task rows here before its statements were bounded
+/// by their keys.
+#[tokio::test]
+async fn a_chained_call_planned_on_empty_tables_reads_its_own_rows() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "pair", &[("a", &[]), ("b", &["a"])], json!({"max_attempts": 1}))).await;
+    register(pool, template("other", "single", &[("only", &[])], json!({}))).await;
+    sqlx::query(
+        "ANALYZE tasker.tasks, tasker.workflow_steps, tasker.workflow_step_edges, tasker.workflow_step_transitions",
+    )
+    .execute(pool)
+    .await
+    .expect("analyze");
+    let create_others = |n: usize| async move {
+        let requests: Vec<serde_json::Value> =
+            (0..n).map(|_| json!({"namespace": "other", "name": "single"})).collect();
+        sqlx::query("SELECT count(*) FROM tasker.create_tasks($1)")
+            .bind(json!(requests))
+            .execute(pool)
+            .await
+            .expect("create");
+    };
+    create_others(30).await;
+
+    // One session runs a whole chain now: its plans are made with these statistics.
+    type Row = (Uuid, Option<bool>, Option<i64>, Option<i32>);
+    let mut conn = pool.acquire().await.expect("connection");
+    let chained = |results: serde_json::Value| {
+        sqlx::query_as::<_, Row>(
+            "SELECT step_uuid, accepted, msg_id, attempt FROM tasker.submit_and_claim($1, 'demo', 1, 30, 'w')",
+        )
+        .bind(results)
+    };
+    let ack = |rows: &[Row]| {
+        let (step, _, msg, attempt) = rows.iter().find(|r| r.1.is_none()).expect("a claimed step");
+        json!([{"step_uuid": step, "attempt": attempt, "msg_id": msg, "status": "success", "result": {}}])
+    };
+    create_task(pool, "demo", "pair", json!({"n": 1})).await;
+    let a = chained(json!([])).fetch_all(&mut *conn).await.expect("claim a");
+    let b = chained(ack(&a)).fetch_all(&mut *conn).await.expect("ack a, claim b");
+    chained(ack(&b)).fetch_all(&mut *conn).await.expect("ack b");
+
+    // The tables grow; nobody analyzes them. Then the same session runs the same chain.
+    create_others(400).await;
+    create_task(pool, "demo", "pair", json!({"n": 2})).await;
+    let a = chained(json!([])).fetch_all(&mut *conn).await.expect("claim a");
+    const FETCHED: &str = "SELECT coalesce(sum(idx_tup_fetch + seq_tup_read), 0)::bigint FROM pg_stat_xact_user_tables
+                            WHERE relid IN ('tasker.workflow_steps'::regclass, 'tasker.tasks'::regclass)";
+    // Differences within one transaction (the session's pending counts may hold earlier ones).
+    sqlx::query("BEGIN").execute(&mut *conn).await.expect("begin");
+    let before: i64 = sqlx::query_scalar(FETCHED).fetch_one(&mut *conn).await.expect("stats");
+    let b = chained(ack(&a)).fetch_all(&mut *conn).await.expect("ack a, claim b");
+    let read = sqlx::query_scalar::<_, i64>(FETCHED).fetch_one(&mut *conn).await.expect("stats") - before;
+    sqlx::query("COMMIT").execute(&mut *conn).await.expect("commit");
+    assert_eq!(b.iter().filter(|r| r.1 == Some(true)).count(), 1, "a accepted: {b:?}");
+    assert_eq!(b.iter().filter(|r| r.1.is_none()).count(), 1, "b claimed: {b:?}");
+    assert!(read < 60, "one chained call read {read} step and task rows with 430 other tasks in the tables");
+}

@@ -112,6 +112,8 @@ BEGIN
           FROM unnest(p_step_uuids, p_statuses, p_results, p_errors, p_retry_after_ms)
                    AS x (step_uuid, status, result, error, retry_after_ms)
           JOIN tasker.workflow_steps s ON s.step_uuid = x.step_uuid
+         -- The steps' own keys as well (see tasker._move_steps).
+         WHERE s.step_uuid = ANY (p_step_uuids)
     ), d AS (
         SELECT r.*,
                CASE WHEN r.status = 'success' THEN 'complete'
@@ -480,12 +482,14 @@ BEGIN
     PERFORM tasker._move_steps(p_step_uuids, 'enqueue', NULL, NULL, v_now);
     PERFORM tasker._send_step_messages(p_step_uuids);
 
-    -- Tasks that were not already running move to steps_in_process.
+    -- Tasks that were not already running move to steps_in_process. (Each step's task state by
+    -- key, as a subquery: a join planned while the tables were analyzed empty would read the
+    -- whole tasks key.)
     SELECT array_agg(DISTINCT s.task_uuid) INTO v_tasks
       FROM tasker.workflow_steps s
-      JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
      WHERE s.step_uuid = ANY (p_step_uuids)
-       AND t.state IN ('initializing', 'enqueuing_steps', 'waiting_for_retry', 'waiting_for_dependencies');
+       AND (SELECT t.state FROM tasker.tasks t WHERE t.task_uuid = s.task_uuid)
+           IN ('initializing', 'enqueuing_steps', 'waiting_for_retry', 'waiting_for_dependencies');
     IF v_tasks IS NOT NULL THEN
         PERFORM tasker._advance_tasks_to_in_process(v_tasks, v_now);
     END IF;
@@ -863,6 +867,9 @@ BEGIN
           FROM input
           JOIN tasker.step_state_transitions m ON m.event = p_event
          WHERE s.step_uuid = input.step_uuid
+           -- The steps' own keys as well: a plan prepared while the table was analyzed (nearly)
+           -- empty would otherwise read its whole primary key to find them.
+           AND s.step_uuid = ANY (p_step_uuids)
            AND m.from_state = s.state
         -- The old state is the matched move's from_state: no second read of the rows.
         RETURNING s.step_uuid, s.task_uuid, m.from_state, s.state AS to_state, s.attempts, input.payload
@@ -967,6 +974,9 @@ $$;
 CREATE FUNCTION tasker._notify_step_dispatched() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    SET jit TO 'off'
     AS $$
 BEGIN
     PERFORM pg_notify('tasker_step_dispatched', n.queue_name)
@@ -1562,7 +1572,10 @@ BEGIN
                        JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
                       WHERE e.to_step_uuid = s.step_uuid), '{}'::jsonb)
       FROM tasker.workflow_steps s
-      JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+      -- Each step's task by key (OFFSET 0 keeps this a per-step look-up: a join planned while
+      -- the tables were analyzed empty would read the whole tasks key).
+      CROSS JOIN LATERAL (SELECT x.name, x.version, x.context FROM tasker.tasks x
+                           WHERE x.task_uuid = s.task_uuid OFFSET 0) t
      WHERE s.step_uuid = ANY (coalesce(v_claim, '{}') || coalesce(v_reclaim, '{}'))
      ORDER BY s.step_uuid;
 END;
