@@ -821,9 +821,10 @@ CREATE FUNCTION tasker._move_steps(p_step_uuids uuid[], p_event text, p_payloads
     AS $$
 #variable_conflict use_column
 DECLARE
-    v_now   timestamptz := coalesce(p_now, now());
-    v_moved uuid[];
-    v_tasks uuid[];
+    v_now     timestamptz := coalesce(p_now, now());
+    v_moved   uuid[];
+    v_tasks   uuid[];
+    v_unmoved uuid[];
 BEGIN
     IF p_payloads IS NOT NULL AND cardinality(p_payloads) <> cardinality(p_step_uuids) THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004',
@@ -894,10 +895,12 @@ BEGIN
 
     -- Every listed step moved, or the call fails: the error names a step that did not move (it
     -- is still in the state that refused the event) and undoes the moves above.
-    IF coalesce(cardinality(v_moved), 0) < coalesce(cardinality(p_step_uuids), 0)
-       AND EXISTS (SELECT 1 FROM unnest(p_step_uuids) AS u WHERE u <> ALL (coalesce(v_moved, '{}'))) THEN
-        PERFORM tasker._raise_unmovable_step(
-            ARRAY(SELECT u FROM unnest(p_step_uuids) AS u WHERE u <> ALL (coalesce(v_moved, '{}'))), p_event);
+    -- (Fewer moves than listed uuids is either that or a step listed twice.)
+    IF coalesce(cardinality(v_moved), 0) < coalesce(cardinality(p_step_uuids), 0) THEN
+        v_unmoved := ARRAY(SELECT u FROM unnest(p_step_uuids) AS u WHERE u <> ALL (coalesce(v_moved, '{}')));
+        IF cardinality(v_unmoved) > 0 THEN
+            PERFORM tasker._raise_unmovable_step(v_unmoved, p_event);
+        END IF;
     END IF;
 
     -- One notification per 200 tasks, each a plain expression rather than a query.
