@@ -55,8 +55,9 @@ $$;
 COMMENT ON FUNCTION tasker.transition_steps(uuid[], text, jsonb[], jsonb, timestamptz) IS
     'The public entry to a step''s state machine: locks the steps in step_uuid order, checks every move against tasker.step_state_transitions (TK001; TK002 for an unknown step; nothing changes on error), then moves them (tasker._move_steps: the event''s side effects, one history row per step, tasker_steps_changed). Returns one row per step moved.';
 
--- tasker._move_steps(step_uuids, event, payloads, metadata, now): the one writer of
--- workflow_steps.state, for callers that hold the steps' row locks. Internal.
+-- tasker._move_steps(step_uuids, event, payloads, metadata, now): the writer of
+-- workflow_steps.state, for callers that hold the steps' row locks (the one other is
+-- tasker._claim_released, the chained claim's enqueue and claim in one write). Internal.
 --
 -- Precondition: the caller holds the row locks of every listed step, taken in step_uuid order
 -- (transition_steps, claim_steps, submit_step_results and apply_step_results take them before

@@ -1,5 +1,5 @@
--- The hot path's four operations on a namespace's pgmq queue table (pgmq.q_<queue>): send,
--- read, lock and delete, one statement each. Internal.
+-- The hot path's five operations on a namespace's pgmq queue table (pgmq.q_<queue>): send,
+-- send as read, read, lock and delete, one statement each. Internal.
 --
 -- They do to the queue table exactly what pgmq.send_batch, pgmq.read (without its conditional
 -- filter) and pgmq.delete do: same columns, same visibility rule, same SKIP LOCKED read in msg_id
@@ -9,7 +9,7 @@
 --
 -- Each queue table is its own relation, so a statement naming it is either dynamic (EXECUTE:
 -- parsed and planned at every call, about 0.03-0.09 ms each, most of a read's cost) or compiled
--- for that table. tasker._compile_queue_statements() writes the four functions with one branch of
+-- for that table. tasker._compile_queue_statements() writes the five functions with one branch of
 -- static SQL per queue of tasker.namespaces, whose plans each session prepares once, and the
 -- dynamic statement as the last branch, for a queue created since (another transaction's new
 -- namespace, until its own compilation commits). It runs when sql/ is applied (below) and when
@@ -22,12 +22,17 @@
 --   tasker._queue_read(queue, vt_seconds, limit): takes up to p_limit visible messages in msg_id
 --     order, skipping those another transaction holds, and hides them for p_vt_seconds (read_ct + 1,
 --     last_read_at = now), as pgmq.read does. Returns (msg_id, message).
+--   tasker._queue_send_read(queue, messages, vt_seconds): inserts one message per element as
+--     already read once, hidden for p_vt_seconds (read_ct 1, last_read_at = now), as
+--     pgmq.send_batch followed by a pgmq.read of those messages would leave them, for a step
+--     claimed in the transaction that dispatches it (tasker._claim_released). Returns (msg_id,
+--     message).
 --   tasker._queue_lock(queue, msg_ids): locks those messages in msg_id order (FOR UPDATE; waits
 --     for a transaction that holds one), for tasker.submit_step_results.
 --   tasker._queue_delete(queue, msg_ids): deletes those messages (ids not in the queue are
 --     ignored), as pgmq.delete does. Returns how many were deleted.
 
--- tasker._compile_queue_statements(): (re)writes the four functions above for the queues of
+-- tasker._compile_queue_statements(): (re)writes the five functions above for the queues of
 -- tasker.namespaces. Serialized by a transaction-level advisory lock, so concurrent namespace
 -- creations compile one after the other, each seeing the namespaces committed before it. SECURITY
 -- DEFINER: it replaces functions its owner owns, whichever role registers a template. Internal.
@@ -64,6 +69,11 @@ BEGIN
            FROM cte
           WHERE m.msg_id = cte.msg_id
          RETURNING m.msg_id, m.message'),
+            ('_queue_send_read', 'p_queue text, p_messages jsonb[], p_vt_seconds integer',
+             'TABLE (msg_id bigint, message jsonb)', 'query', 'p_messages', 'pg_catalog.make_interval(secs => p_vt_seconds)',
+             'INSERT INTO pgmq.%1$I (vt, read_ct, last_read_at, message)
+         SELECT pg_catalog.clock_timestamp() + $2, 1, pg_catalog.clock_timestamp(), m FROM unnest($1) AS m
+         RETURNING msg_id, message'),
             ('_queue_lock', 'p_queue text, p_msg_ids bigint[]', 'void', 'perform', 'p_msg_ids', NULL,
              'SELECT 1 FROM pgmq.%1$I q WHERE q.msg_id = ANY ($1) ORDER BY q.msg_id FOR UPDATE'),
             ('_queue_delete', 'p_queue text, p_msg_ids bigint[]', 'integer', 'count', 'p_msg_ids', NULL,

@@ -36,6 +36,31 @@ RETURNS TABLE (step_uuid uuid, accepted boolean)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM tasker._submit_step_results(p_results, p_now, NULL, 0, NULL, NULL);
+END;
+$$;
+COMMENT ON FUNCTION tasker.submit_step_results(jsonb, timestamptz) IS
+    'The worker''s acknowledgement, applied in its own transaction: per result, when the step is in_progress on that attempt with that dispatch message, applies it (apply_step_results: complete, retry or fail, dispatch ready children, complete the task with its last step or flag it for the finalizer) and deletes the dispatch message, all or nothing (accepted); otherwise touches nothing. p_now is honoured for the owning role only. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and applies nothing. Returns (step_uuid, accepted) per element.';
+
+-- tasker._submit_step_results(results, now, claim_namespace, claim_limit, vt_seconds, worker):
+-- submit_step_results' work, for submit_step_results and tasker.submit_and_claim. With
+-- p_claim_limit above 0, up to that many children of p_claim_namespace that the accepted results
+-- release are claimed for the caller in this transaction (tasker._claim_released, through
+-- tasker._apply_results) instead of being dispatched for anyone. Returns (step_uuid, accepted)
+-- per element, as submit_step_results, then one row per child so claimed, with accepted NULL, in
+-- step_uuid order. Internal: p_now is honoured as submit_step_results honours it.
+CREATE OR REPLACE FUNCTION tasker._submit_step_results(
+    p_results         jsonb,
+    p_now             timestamptz,
+    p_claim_namespace text,
+    p_claim_limit     integer,
+    p_vt_seconds      integer,
+    p_worker          text)
+RETURNS TABLE (step_uuid uuid, accepted boolean)
+LANGUAGE plpgsql
+SET search_path = ''
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 SET jit = off
@@ -56,6 +81,7 @@ DECLARE
     v_queues   text[];
     v_msg_ids  bigint[];
     v_queue    record;
+    v_claimed  uuid[];
 BEGIN
     IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'submit_step_results expects a JSON array of results';
@@ -141,7 +167,9 @@ BEGIN
 
     -- Apply every accepted result, then one delete per queue: all in this transaction.
     IF v_steps IS NOT NULL THEN
-        PERFORM 1 FROM tasker._apply_results(v_steps, v_statuses, v_results, v_errors, v_retry_after, v_now);
+        SELECT a.claimed INTO v_claimed
+          FROM tasker._apply_results(v_steps, v_statuses, v_results, v_errors, v_retry_after, v_now,
+                                     p_claim_namespace, p_claim_limit, p_vt_seconds, p_worker) a;
         FOR v_queue IN
             SELECT q.queue_name, array_agg(q.msg_id) AS msg_ids
               FROM unnest(v_queues, v_msg_ids) AS q (queue_name, msg_id)
@@ -155,10 +183,11 @@ BEGIN
     SELECT r.step_uuid, r.accepted
       FROM unnest(v_named, v_accepted) WITH ORDINALITY AS r (step_uuid, accepted, ord)
      ORDER BY r.ord;
+    IF v_claimed IS NOT NULL THEN
+        RETURN QUERY SELECT c.step_uuid, NULL::boolean FROM unnest(v_claimed) AS c (step_uuid);
+    END IF;
 END;
 $$;
-COMMENT ON FUNCTION tasker.submit_step_results(jsonb, timestamptz) IS
-    'The worker''s acknowledgement, applied in its own transaction: per result, when the step is in_progress on that attempt with that dispatch message, applies it (apply_step_results: complete, retry or fail, dispatch ready children, complete the task with its last step or flag it for the finalizer) and deletes the dispatch message, all or nothing (accepted); otherwise touches nothing. p_now is honoured for the owning role only. Executable by tasker_worker for steps of its namespaces (42501 otherwise). Malformed input raises TK004 and applies nothing. Returns (step_uuid, accepted) per element.';
 
 -- tasker.submit_step_result(...): one result; see tasker.submit_step_results. Returns accepted.
 CREATE OR REPLACE FUNCTION tasker.submit_step_result(

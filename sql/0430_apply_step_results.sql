@@ -108,9 +108,13 @@ $$;
 COMMENT ON FUNCTION tasker.apply_step_results(jsonb, timestamptz) IS
     'Applies a batch of result messages: a result counts only for a step in_progress on that attempt and dispatch message (msg_id), so applying a batch twice changes nothing; completes, schedules a retry or fails each step, releases and dispatches children, completes a task whose steps are all done and flags other tasks that need finalizing. Returns one row of counts (tasks_flagged: tasks left flagged for the finalizer).';
 
--- tasker._apply_results(step_uuids, statuses, results, errors, retry_after_ms, now): applies
--- decided results, the part of tasker.apply_step_results after its decision; tasker.submit_step_results
--- calls it with the decision it has already made, so nothing is parsed, locked or decided twice.
+-- tasker._apply_results(step_uuids, statuses, results, errors, retry_after_ms, now,
+-- claim_namespace, claim_limit, vt_seconds, worker): applies decided results, the part of
+-- tasker.apply_step_results after its decision; tasker.submit_step_results calls it with the
+-- decision it has already made, so nothing is parsed, locked or decided twice.
+-- With p_claim_limit above 0 (tasker.submit_and_claim's chained claim), up to that many of the
+-- children released here that belong to p_claim_namespace are claimed at once for the caller
+-- (tasker._claim_released) instead of being dispatched for anyone; the rest are dispatched.
 -- Precondition: the caller holds the row locks of the steps and of their children, taken in one
 -- step_uuid-ordered pass, and every element is a valid result (status success, retryable_error or
 -- permanent_error; error an object or NULL; retry_after_ms NULL or at least 0) for a step that is
@@ -118,15 +122,22 @@ COMMENT ON FUNCTION tasker.apply_step_results(jsonb, timestamptz) IS
 -- Guarantees, in the caller's transaction: what apply_step_results describes for an accepted
 -- result (complete, retry or fail with history rows; children released and dispatched; tasks
 -- locked in task_uuid order, then completed when all their steps are done, or else flagged and
--- tasker_task_finalize notified). Returns one row of counts. Internal.
+-- tasker_task_finalize notified). Returns one row of counts (dispatched includes the children
+-- claimed) and the children claimed for the caller, in step_uuid order. Internal.
+DROP FUNCTION IF EXISTS tasker._apply_results(uuid[], text[], jsonb[], jsonb[], bigint[], timestamptz);
 CREATE OR REPLACE FUNCTION tasker._apply_results(
-    p_step_uuids     uuid[],
-    p_statuses       text[],
-    p_results        jsonb[],
-    p_errors         jsonb[],
-    p_retry_after_ms bigint[],
-    p_now            timestamptz)
-RETURNS TABLE (completed integer, retried integer, failed integer, dispatched integer, tasks_flagged integer)
+    p_step_uuids      uuid[],
+    p_statuses        text[],
+    p_results         jsonb[],
+    p_errors          jsonb[],
+    p_retry_after_ms  bigint[],
+    p_now             timestamptz,
+    p_claim_namespace text DEFAULT NULL,
+    p_claim_limit     integer DEFAULT 0,
+    p_vt_seconds      integer DEFAULT NULL,
+    p_worker          text DEFAULT NULL)
+RETURNS TABLE (completed integer, retried integer, failed integer, dispatched integer, tasks_flagged integer,
+               claimed uuid[])
 LANGUAGE plpgsql
 SET search_path = ''
 SET plan_cache_mode = force_generic_plan
@@ -147,9 +158,10 @@ DECLARE
     v_flag      uuid[];
     v_done      uuid[];
     v_dispatched integer := 0;
+    v_claimed   uuid[];
 BEGIN
     IF coalesce(cardinality(p_step_uuids), 0) = 0 THEN
-        RETURN QUERY SELECT 0, 0, 0, 0, 0;
+        RETURN QUERY SELECT 0, 0, 0, 0, 0, NULL::uuid[];
         RETURN;
     END IF;
 
@@ -225,8 +237,18 @@ BEGIN
         SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
           INTO v_ready
           FROM kids;
-        IF v_ready IS NOT NULL THEN
-            SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
+        -- The chained claim takes its share first (one write per child, no message to read
+        -- back); the rest go to the queues for anyone.
+        IF v_ready IS NOT NULL AND p_claim_limit > 0 THEN
+            v_claimed := tasker._claim_released(v_ready, p_claim_namespace, p_claim_limit, p_vt_seconds, p_worker);
+            IF v_claimed IS NOT NULL THEN
+                v_ready := ARRAY(SELECT u FROM unnest(v_ready) AS u WHERE u <> ALL (v_claimed) ORDER BY u);
+                v_dispatched := cardinality(v_claimed);
+            END IF;
+        END IF;
+        IF cardinality(v_ready) > 0 THEN
+            v_dispatched := v_dispatched
+                + (SELECT count(*)::integer FROM tasker._dispatch_steps(v_ready, v_now));
         END IF;
     END IF;
 
@@ -276,6 +298,6 @@ BEGIN
     END IF;
 
     RETURN QUERY SELECT coalesce(cardinality(v_ok), 0), coalesce(cardinality(v_retry), 0),
-                        coalesce(cardinality(v_fail), 0), v_dispatched, coalesce(cardinality(v_flag), 0);
+                        coalesce(cardinality(v_fail), 0), v_dispatched, coalesce(cardinality(v_flag), 0), v_claimed;
 END;
 $$;

@@ -8,9 +8,8 @@
 -- EXECUTE to PUBLIC on every new function), no schema is usable by it, no table readable.
 -- tasker_worker gets exactly the worker protocol: USAGE on schema tasker (to name the functions),
 -- EXECUTE on claim_steps, extend_visibility, submit_step_results / submit_step_result,
--- submit_and_claim (which only calls two of them) and list_namespaces (all SECURITY DEFINER but
--- submit_and_claim, restricted to the role's namespaces), and INSERT on the
--- execution audit. It has no table of schema tasker and nothing of pgmq: it cannot read a queue,
+-- submit_and_claim (an acknowledgement and a claim in one call) and list_namespaces (all SECURITY
+-- DEFINER, restricted to the role's namespaces), and INSERT on the execution audit. It has no table of schema tasker and nothing of pgmq: it cannot read a queue,
 -- send a result message or change a step except through those functions.
 REVOKE ALL ON SCHEMA tasker FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA tasker FROM PUBLIC;

@@ -6,6 +6,7 @@
 mod ack_races;
 mod actors;
 mod batch_retry;
+mod chained_claim;
 mod channels;
 mod concurrency;
 mod create_task;

@@ -76,10 +76,10 @@ END;
 $$;
 
 --
--- Name: _apply_results(uuid[], text[], jsonb[], jsonb[], bigint[], timestamp with time zone); Type: FUNCTION; Schema: tasker; Owner: -
+-- Name: _apply_results(uuid[], text[], jsonb[], jsonb[], bigint[], timestamp with time zone, text, integer, integer, text); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
-CREATE FUNCTION tasker._apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone) RETURNS TABLE(completed integer, retried integer, failed integer, dispatched integer, tasks_flagged integer)
+CREATE FUNCTION tasker._apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone, p_claim_namespace text DEFAULT NULL::text, p_claim_limit integer DEFAULT 0, p_vt_seconds integer DEFAULT NULL::integer, p_worker text DEFAULT NULL::text) RETURNS TABLE(completed integer, retried integer, failed integer, dispatched integer, tasks_flagged integer, claimed uuid[])
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
@@ -100,9 +100,10 @@ DECLARE
     v_flag      uuid[];
     v_done      uuid[];
     v_dispatched integer := 0;
+    v_claimed   uuid[];
 BEGIN
     IF coalesce(cardinality(p_step_uuids), 0) = 0 THEN
-        RETURN QUERY SELECT 0, 0, 0, 0, 0;
+        RETURN QUERY SELECT 0, 0, 0, 0, 0, NULL::uuid[];
         RETURN;
     END IF;
 
@@ -178,8 +179,18 @@ BEGIN
         SELECT array_agg(kids.step_uuid ORDER BY kids.step_uuid) FILTER (WHERE kids.ready)
           INTO v_ready
           FROM kids;
-        IF v_ready IS NOT NULL THEN
-            SELECT count(*)::integer INTO v_dispatched FROM tasker._dispatch_steps(v_ready, v_now);
+        -- The chained claim takes its share first (one write per child, no message to read
+        -- back); the rest go to the queues for anyone.
+        IF v_ready IS NOT NULL AND p_claim_limit > 0 THEN
+            v_claimed := tasker._claim_released(v_ready, p_claim_namespace, p_claim_limit, p_vt_seconds, p_worker);
+            IF v_claimed IS NOT NULL THEN
+                v_ready := ARRAY(SELECT u FROM unnest(v_ready) AS u WHERE u <> ALL (v_claimed) ORDER BY u);
+                v_dispatched := cardinality(v_claimed);
+            END IF;
+        END IF;
+        IF cardinality(v_ready) > 0 THEN
+            v_dispatched := v_dispatched
+                + (SELECT count(*)::integer FROM tasker._dispatch_steps(v_ready, v_now));
         END IF;
     END IF;
 
@@ -229,7 +240,7 @@ BEGIN
     END IF;
 
     RETURN QUERY SELECT coalesce(cardinality(v_ok), 0), coalesce(cardinality(v_retry), 0),
-                        coalesce(cardinality(v_fail), 0), v_dispatched, coalesce(cardinality(v_flag), 0);
+                        coalesce(cardinality(v_fail), 0), v_dispatched, coalesce(cardinality(v_flag), 0), v_claimed;
 END;
 $$;
 
@@ -329,6 +340,252 @@ END;
 $_$;
 
 --
+-- Name: _claim_released(uuid[], text, integer, integer, text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._claim_released(p_step_uuids uuid[], p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text) RETURNS uuid[]
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    SET jit TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_now      timestamptz := pg_catalog.clock_timestamp();
+    v_queue    text;
+    v_steps    uuid[];
+    v_messages jsonb[];
+    v_msg_ids  bigint[];
+    v_moved    uuid[];
+    v_tasks    uuid[];
+    v_advance  uuid[];
+BEGIN
+    SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
+    IF v_queue IS NULL OR coalesce(p_limit, 0) < 1 OR p_vt_seconds NOT BETWEEN 1 AND 43200 THEN
+        RETURN NULL;
+    END IF;
+
+    SELECT array_agg(c.step_uuid ORDER BY c.step_uuid),
+           array_agg(jsonb_build_object(
+               'step_uuid', c.step_uuid,
+               'task_uuid', c.task_uuid,
+               'namespace', c.namespace,
+               'step_name', c.name,
+               'handler', c.handler,
+               'attempt', c.attempts + 1) ORDER BY c.step_uuid)
+      INTO v_steps, v_messages
+      FROM (SELECT s.step_uuid, s.task_uuid, s.namespace, s.name, s.handler, s.attempts
+              FROM tasker.workflow_steps s
+             WHERE s.step_uuid = ANY (p_step_uuids) AND s.namespace = p_namespace
+             ORDER BY s.step_uuid
+             LIMIT p_limit) c;
+    IF v_steps IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    SELECT array_agg(m.msg_id ORDER BY (m.message ->> 'step_uuid')::uuid) INTO v_msg_ids
+      FROM tasker._queue_send_read(v_queue, v_messages, p_vt_seconds) m;
+
+    -- One write per step along two moves of the state machine, both joined from
+    -- tasker.step_state_transitions as tasker._move_steps joins one (enqueue from the step's
+    -- state, then claim), with a history row for each, in that order.
+    WITH moved AS (
+        UPDATE tasker.workflow_steps s
+           SET state = claim.to_state,
+               updated_at = v_now,
+               attempts = s.attempts + 1,
+               enqueued_at = v_now,
+               claimed_at = v_now,
+               parents_pending = 0,
+               ready_at = NULL,
+               next_retry_at = NULL,
+               dispatch_msg_id = c.msg_id
+          FROM unnest(v_steps, v_msg_ids) AS c (step_uuid, msg_id)
+          JOIN tasker.step_state_transitions enqueue ON enqueue.event = 'enqueue'
+          JOIN tasker.step_state_transitions claim ON claim.event = 'claim' AND claim.from_state = enqueue.to_state
+         WHERE s.step_uuid = c.step_uuid
+           AND s.step_uuid = ANY (v_steps)
+           AND s.state = 'pending'
+           AND enqueue.from_state = s.state
+        RETURNING s.step_uuid, s.task_uuid, s.attempts, enqueue.from_state, enqueue.to_state AS via, claim.to_state
+    ), history AS (
+        INSERT INTO tasker.workflow_step_transitions
+               (step_uuid, task_uuid, from_state, to_state, event, attempt, metadata, created_at)
+        SELECT moved.step_uuid, moved.task_uuid, p.from_state, p.to_state, p.event, p.attempt, p.metadata, v_now
+          FROM moved
+         CROSS JOIN LATERAL (VALUES (1, moved.from_state, moved.via, 'enqueue', moved.attempts - 1, NULL::jsonb),
+                                    (2, moved.via, moved.to_state, 'claim', moved.attempts,
+                                     CASE WHEN p_worker IS NOT NULL THEN jsonb_build_object('worker', p_worker) END))
+                 AS p (ord, from_state, to_state, event, attempt, metadata)
+         ORDER BY moved.step_uuid, p.ord
+    )
+    SELECT array_agg(moved.step_uuid), array_agg(DISTINCT moved.task_uuid) INTO v_moved, v_tasks FROM moved;
+
+    IF coalesce(cardinality(v_moved), 0) < cardinality(v_steps) THEN
+        PERFORM tasker._raise_unmovable_step(
+            ARRAY(SELECT u FROM unnest(v_steps) AS u WHERE u <> ALL (coalesce(v_moved, '{}'))), 'enqueue');
+    END IF;
+    FOR i IN 1 .. coalesce(cardinality(v_tasks), 0) BY 200 LOOP
+        PERFORM pg_notify('tasker_steps_changed', array_to_string(v_tasks[i : i + 199], ','));
+    END LOOP;
+
+    -- Tasks that were not already running move to steps_in_process (as tasker._dispatch_steps).
+    SELECT array_agg(t.task_uuid) INTO v_advance
+      FROM unnest(v_tasks) AS t (task_uuid)
+     WHERE (SELECT x.state FROM tasker.tasks x WHERE x.task_uuid = t.task_uuid)
+           IN ('initializing', 'enqueuing_steps', 'waiting_for_retry', 'waiting_for_dependencies');
+    IF v_advance IS NOT NULL THEN
+        PERFORM tasker._advance_tasks_to_in_process(v_advance, v_now);
+    END IF;
+    RETURN v_steps;
+END;
+$$;
+
+--
+-- Name: _claim_steps(text, integer, integer, text, timestamp with time zone, uuid[]); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone, p_claimed uuid[]) RETURNS TABLE(msg_id bigint, step_uuid uuid, task_uuid uuid, attempt integer, max_attempts integer, namespace text, task_name text, task_version text, step_name text, handler text, timeout_seconds integer, context jsonb, inputs jsonb, parent_results jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    SET jit TO 'off'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    -- p_now (tests' time travel) only for the owning role: a worker role cannot date its claims.
+    v_fixed    boolean := p_now IS NOT NULL AND pg_catalog.pg_has_role(session_user, current_user, 'MEMBER');
+    v_now      timestamptz := CASE WHEN v_fixed THEN p_now ELSE now() END;
+    v_queue    text;
+    v_claim    uuid[];
+    v_claim_p  jsonb[];
+    v_reclaim  uuid[];
+    v_reclaim_p jsonb[];
+    v_stale    bigint[];
+    v_exhausted jsonb;
+    v_msg_ids  bigint[];
+    v_msg_steps uuid[];
+    v_meta     jsonb := CASE WHEN p_worker IS NULL THEN NULL ELSE jsonb_build_object('worker', p_worker) END;
+    -- Nothing written yet in this transaction: the claim may commit asynchronously.
+    v_alone    boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL;
+    v_room     integer := p_limit - coalesce(cardinality(p_claimed), 0);
+BEGIN
+    PERFORM tasker._require_worker_namespaces(ARRAY[p_namespace]);
+    SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
+    IF v_queue IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
+    END IF;
+    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR p_vt_seconds NOT BETWEEN 1 AND 43200 THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = 'claim_steps: limit must be at least 1 and the visibility timeout between 1 and 43200 seconds';
+    END IF;
+
+    -- The messages, in msg_id order, for the slots the steps already claimed in this transaction
+    -- (p_claimed) left; a message that names no step (malformed) keeps a NULL step.
+    IF v_room > 0 THEN
+        SELECT array_agg(m.msg_id ORDER BY m.msg_id),
+               array_agg(CASE WHEN m.message ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                              THEN (m.message ->> 'step_uuid')::uuid END ORDER BY m.msg_id)
+          INTO v_msg_ids, v_msg_steps
+          FROM tasker._queue_read(v_queue, p_vt_seconds, v_room) m;
+    END IF;
+    IF v_msg_ids IS NULL AND p_claimed IS NULL THEN
+        RETURN;
+    END IF;
+    -- Messages read: claim their steps (the steps of p_claimed are claimed already).
+    IF v_msg_ids IS NOT NULL THEN
+        IF v_alone THEN
+            PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+        END IF;
+
+        -- Lock the steps in step_uuid order and decide on the locked rows, in one statement: one
+        -- decision per message, the first message of a step decides, any other is stale. The lists
+        -- come out in step_uuid order (the engine's lock order).
+        WITH locked AS MATERIALIZED (
+            SELECT s.step_uuid, s.state, s.attempts, s.max_attempts, s.task_uuid, s.name, s.dispatch_msg_id
+              FROM tasker.workflow_steps s
+             WHERE s.step_uuid = ANY (v_msg_steps)
+             ORDER BY s.step_uuid
+               FOR UPDATE
+        ), d AS (
+            SELECT x.msg_id, l.step_uuid, l.attempts, l.task_uuid, l.name, l.dispatch_msg_id,
+                   CASE WHEN l.step_uuid IS NULL OR x.rn > 1 THEN 'stale'
+                        WHEN l.state = 'enqueued' THEN 'claim'
+                        WHEN l.state = 'in_progress' AND l.attempts < l.max_attempts THEN 'reclaim'
+                        WHEN l.state = 'in_progress' THEN 'exhausted'
+                        ELSE 'stale' END AS action
+              FROM (SELECT u.msg_id, u.step_uuid, row_number() OVER (PARTITION BY u.step_uuid ORDER BY u.msg_id) AS rn
+                      FROM unnest(v_msg_ids, v_msg_steps) AS u (msg_id, step_uuid)) x
+              LEFT JOIN locked l ON l.step_uuid = x.step_uuid
+             ORDER BY l.step_uuid, x.msg_id
+        )
+        SELECT array_agg(d.step_uuid) FILTER (WHERE d.action = 'claim'),
+               array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id)) FILTER (WHERE d.action = 'claim'),
+               array_agg(d.step_uuid) FILTER (WHERE d.action = 'reclaim'),
+               array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id, 'metadata',
+                         jsonb_build_object('reason', 'visibility timeout expired; previous attempt presumed lost')))
+                         FILTER (WHERE d.action = 'reclaim'),
+               array_agg(d.msg_id) FILTER (WHERE d.action IN ('stale', 'exhausted')),
+               -- Lost attempts with none left, as results for the path below.
+               jsonb_agg(jsonb_build_object(
+                   'step_uuid', d.step_uuid,
+                   'task_uuid', d.task_uuid,
+                   'attempt', d.attempts,
+                   'msg_id', d.dispatch_msg_id,
+                   'status', 'permanent_error',
+                   'error', jsonb_build_object(
+                       'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
+                                         d.name, d.attempts),
+                       'class', 'VisibilityTimeout'))) FILTER (WHERE d.action = 'exhausted')
+          INTO v_claim, v_claim_p, v_reclaim, v_reclaim_p, v_stale, v_exhausted
+          FROM d;
+
+        -- A claim is dated when its messages were read and its steps locked, not when its
+        -- transaction began: a transaction begun before a parent's result was applied can read the
+        -- child's message once that commits, and claimed_at must not precede the parent's completion.
+        IF NOT v_fixed THEN
+            v_now := pg_catalog.clock_timestamp();
+        END IF;
+
+        -- Lost attempts with none left: fail them now, through the result path, under the step locks
+        -- held since above. Leaving them in_progress until a result processor ran would let the lost
+        -- attempt's worker ack a success that is then dropped.
+        IF v_exhausted IS NOT NULL THEN
+            PERFORM 1 FROM tasker.apply_step_results(v_exhausted, v_now);
+        END IF;
+
+        IF v_stale IS NOT NULL THEN
+            PERFORM tasker._queue_delete(v_queue, v_stale);
+        END IF;
+
+        IF v_claim IS NOT NULL THEN
+            PERFORM tasker._move_steps(v_claim, 'claim', v_claim_p, v_meta, v_now);
+        END IF;
+        IF v_reclaim IS NOT NULL THEN
+            PERFORM tasker._move_steps(v_reclaim, 'reclaim', v_reclaim_p, v_meta, v_now);
+        END IF;
+    END IF;
+
+    RETURN QUERY
+    SELECT s.dispatch_msg_id, s.step_uuid, s.task_uuid, s.attempts, s.max_attempts, s.namespace,
+           t.name, t.version, s.name, s.handler, s.timeout_seconds, t.context, s.inputs,
+           coalesce((SELECT jsonb_object_agg(p.name, coalesce(p.results, 'null'::jsonb))
+                       FROM tasker.workflow_step_edges e
+                       JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
+                      WHERE e.to_step_uuid = s.step_uuid), '{}'::jsonb)
+      FROM tasker.workflow_steps s
+      -- Each step's task by key (OFFSET 0 keeps this a per-step look-up: a join planned while
+      -- the tables were analyzed empty would read the whole tasks key).
+      CROSS JOIN LATERAL (SELECT x.name, x.version, x.context FROM tasker.tasks x
+                           WHERE x.task_uuid = s.task_uuid OFFSET 0) t
+     WHERE s.step_uuid = ANY (coalesce(p_claimed, '{}') || coalesce(v_claim, '{}') || coalesce(v_reclaim, '{}'))
+     ORDER BY s.step_uuid;
+END;
+$_$;
+
+--
 -- Name: _compile_queue_statements(); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -363,6 +620,11 @@ BEGIN
            FROM cte
           WHERE m.msg_id = cte.msg_id
          RETURNING m.msg_id, m.message'),
+            ('_queue_send_read', 'p_queue text, p_messages jsonb[], p_vt_seconds integer',
+             'TABLE (msg_id bigint, message jsonb)', 'query', 'p_messages', 'pg_catalog.make_interval(secs => p_vt_seconds)',
+             'INSERT INTO pgmq.%1$I (vt, read_ct, last_read_at, message)
+         SELECT pg_catalog.clock_timestamp() + $2, 1, pg_catalog.clock_timestamp(), m FROM unnest($1) AS m
+         RETURNING msg_id, message'),
             ('_queue_lock', 'p_queue text, p_msg_ids bigint[]', 'void', 'perform', 'p_msg_ids', NULL,
              'SELECT 1 FROM pgmq.%1$I q WHERE q.msg_id = ANY ($1) ORDER BY q.msg_id FOR UPDATE'),
             ('_queue_delete', 'p_queue text, p_msg_ids bigint[]', 'integer', 'count', 'p_msg_ids', NULL,
@@ -1135,6 +1397,24 @@ END;
 $_$;
 
 --
+-- Name: _queue_send_read(text, jsonb[], integer); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._queue_send_read(p_queue text, p_messages jsonb[], p_vt_seconds integer) RETURNS TABLE(msg_id bigint, message jsonb)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+BEGIN
+    -- Written by tasker._compile_queue_statements() (sql/0305_queue_messages.sql): one
+    -- branch per queue of tasker.namespaces, then the dynamic statement for any other queue.
+    RETURN QUERY EXECUTE format('INSERT INTO pgmq.%1$I (vt, read_ct, last_read_at, message)
+         SELECT pg_catalog.clock_timestamp() + $2, 1, pg_catalog.clock_timestamp(), m FROM unnest($1) AS m
+         RETURNING msg_id, message', 'q_' || p_queue) USING p_messages, pg_catalog.make_interval(secs => p_vt_seconds);
+END;
+$_$;
+
+--
 -- Name: _raise_unmovable_step(uuid[], text); Type: FUNCTION; Schema: tasker; Owner: -
 --
 
@@ -1261,6 +1541,141 @@ BEGIN
     END LOOP;
 END;
 $$;
+
+--
+-- Name: _submit_step_results(jsonb, timestamp with time zone, text, integer, integer, text); Type: FUNCTION; Schema: tasker; Owner: -
+--
+
+CREATE FUNCTION tasker._submit_step_results(p_results jsonb, p_now timestamp with time zone, p_claim_namespace text, p_claim_limit integer, p_vt_seconds integer, p_worker text) RETURNS TABLE(step_uuid uuid, accepted boolean)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_seqscan TO 'off'
+    SET jit TO 'off'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_fixed    boolean := p_now IS NOT NULL AND pg_catalog.pg_has_role(session_user, current_user, 'MEMBER');
+    v_now      timestamptz;
+    v_bad      jsonb;
+    v_ids      uuid[];
+    v_named    uuid[];
+    v_accepted boolean[];
+    v_steps    uuid[];
+    v_statuses text[];
+    v_results  jsonb[];
+    v_errors   jsonb[];
+    v_retry_after bigint[];
+    v_queues   text[];
+    v_msg_ids  bigint[];
+    v_queue    record;
+    v_claimed  uuid[];
+BEGIN
+    IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'submit_step_results expects a JSON array of results';
+    END IF;
+    SELECT e INTO v_bad FROM jsonb_array_elements(p_results) e
+     WHERE jsonb_typeof(e) <> 'object'
+        OR coalesce(e ->> 'step_uuid', '') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        OR coalesce(e ->> 'attempt', '') !~ '^[0-9]{1,9}$'
+        OR coalesce(e ->> 'msg_id', '') !~ '^[0-9]{1,18}$'
+        OR coalesce(e ->> 'status', '') NOT IN ('success', 'retryable_error', 'permanent_error')
+        OR (e ? 'retry_after_ms' AND jsonb_typeof(e -> 'retry_after_ms') <> 'null'
+            AND coalesce(e ->> 'retry_after_ms', '') !~ '^[0-9]{1,12}$')
+        OR (e ->> 'status' <> 'success' AND jsonb_typeof(e -> 'error') IS DISTINCT FROM 'object')
+     LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'TK004',
+            MESSAGE = format('invalid step result %s', left(v_bad::text, 500)),
+            HINT = 'each result needs step_uuid, attempt, msg_id, status (success, retryable_error, permanent_error) and, for failures, an error object';
+    END IF;
+
+    v_ids := ARRAY(SELECT (e ->> 'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
+
+    -- Only steps of the caller's namespaces (a worker role's, see tasker.worker_namespaces).
+    PERFORM tasker._require_worker_namespaces(ARRAY(
+        SELECT DISTINCT w.namespace FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)));
+
+    -- Locks before the decision: messages (a concurrent claim holds the ones it re-read), then
+    -- steps. Namespace and queue of a step never change, so they are read without a lock.
+    FOR v_queue IN
+        SELECT n.queue_name, array_agg(DISTINCT (e.value ->> 'msg_id')::bigint) AS msg_ids
+          FROM jsonb_array_elements(p_results) e
+          JOIN (SELECT w.step_uuid, w.namespace FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s
+            ON s.step_uuid = (e.value ->> 'step_uuid')::uuid
+          JOIN tasker.namespaces n ON n.name = s.namespace
+         GROUP BY n.queue_name
+         ORDER BY n.queue_name
+    LOOP
+        PERFORM tasker._queue_lock(v_queue.queue_name, v_queue.msg_ids);
+    END LOOP;
+    -- The steps and their children (edges never change) in one step_uuid-ordered pass: applying
+    -- a success below locks the children too, and taking them out of order could deadlock.
+    PERFORM 1 FROM tasker.workflow_steps s
+     WHERE s.step_uuid = ANY (v_ids || ARRAY(
+               SELECT e.to_step_uuid FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ids)))
+     ORDER BY s.step_uuid FOR UPDATE;
+    v_now := CASE WHEN v_fixed THEN p_now ELSE pg_catalog.clock_timestamp() END;
+
+    -- Decided on the locked rows (a new statement sees what the waited-for claim committed). Only
+    -- the first element naming a step can be accepted: a repeat in the same call is refused. The
+    -- accepted results go to tasker._apply_results as they are, in step_uuid order: the locks
+    -- are held and the decision made, so nothing is parsed, locked or decided again.
+    WITH d AS (
+        SELECT e.ordinality AS ord,
+               (e.value ->> 'step_uuid')::uuid AS step_uuid,
+               coalesce(e.first
+                        AND s.state = 'in_progress'
+                        AND s.attempts = (e.value ->> 'attempt')::integer
+                        AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false) AS accepted,
+               s.queue_name,
+               (e.value ->> 'msg_id')::bigint AS msg_id,
+               e.value ->> 'status' AS status,
+               e.value -> 'result' AS result,
+               CASE WHEN jsonb_typeof(e.value -> 'error') = 'object' THEN e.value -> 'error' END AS error,
+               (e.value ->> 'retry_after_ms')::bigint AS retry_after_ms
+          FROM (SELECT x.value, x.ordinality,
+                       row_number() OVER (PARTITION BY x.value ->> 'step_uuid' ORDER BY x.ordinality) = 1 AS first
+                  FROM jsonb_array_elements(p_results) WITH ORDINALITY x) e
+          LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.dispatch_msg_id, n.queue_name
+                       FROM tasker.workflow_steps w
+                       JOIN tasker.namespaces n ON n.name = w.namespace
+                      WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid
+    )
+    SELECT array_agg(d.step_uuid ORDER BY d.ord), array_agg(d.accepted ORDER BY d.ord),
+           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.status ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.result ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.error ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.retry_after_ms ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.queue_name ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
+           array_agg(d.msg_id ORDER BY d.step_uuid) FILTER (WHERE d.accepted)
+      INTO v_named, v_accepted, v_steps, v_statuses, v_results, v_errors, v_retry_after, v_queues, v_msg_ids
+      FROM d;
+
+    -- Apply every accepted result, then one delete per queue: all in this transaction.
+    IF v_steps IS NOT NULL THEN
+        SELECT a.claimed INTO v_claimed
+          FROM tasker._apply_results(v_steps, v_statuses, v_results, v_errors, v_retry_after, v_now,
+                                     p_claim_namespace, p_claim_limit, p_vt_seconds, p_worker) a;
+        FOR v_queue IN
+            SELECT q.queue_name, array_agg(q.msg_id) AS msg_ids
+              FROM unnest(v_queues, v_msg_ids) AS q (queue_name, msg_id)
+             GROUP BY q.queue_name
+        LOOP
+            PERFORM tasker._queue_delete(v_queue.queue_name, v_queue.msg_ids);
+        END LOOP;
+    END IF;
+
+    RETURN QUERY
+    SELECT r.step_uuid, r.accepted
+      FROM unnest(v_named, v_accepted) WITH ORDINALITY AS r (step_uuid, accepted, ord)
+     ORDER BY r.ord;
+    IF v_claimed IS NOT NULL THEN
+        RETURN QUERY SELECT c.step_uuid, NULL::boolean FROM unnest(v_claimed) AS c (step_uuid);
+    END IF;
+END;
+$_$;
 
 --
 -- Name: _tune_queue_table(text); Type: FUNCTION; Schema: tasker; Owner: -
@@ -1455,134 +1870,11 @@ COMMENT ON FUNCTION tasker.cancel_task(p_task_uuid uuid, p_reason text) IS 'Canc
 CREATE FUNCTION tasker.claim_steps(p_namespace text, p_limit integer DEFAULT 10, p_vt_seconds integer DEFAULT 30, p_worker text DEFAULT NULL::text, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(msg_id bigint, step_uuid uuid, task_uuid uuid, attempt integer, max_attempts integer, namespace text, task_name text, task_version text, step_name text, handler text, timeout_seconds integer, context jsonb, inputs jsonb, parent_results jsonb)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    SET plan_cache_mode TO 'force_generic_plan'
-    SET enable_seqscan TO 'off'
-    SET jit TO 'off'
-    AS $_$
-#variable_conflict use_column
-DECLARE
-    -- p_now (tests' time travel) only for the owning role: a worker role cannot date its claims.
-    v_fixed    boolean := p_now IS NOT NULL AND pg_catalog.pg_has_role(session_user, current_user, 'MEMBER');
-    v_now      timestamptz := CASE WHEN v_fixed THEN p_now ELSE now() END;
-    v_queue    text;
-    v_claim    uuid[];
-    v_claim_p  jsonb[];
-    v_reclaim  uuid[];
-    v_reclaim_p jsonb[];
-    v_stale    bigint[];
-    v_exhausted jsonb;
-    v_msg_ids  bigint[];
-    v_msg_steps uuid[];
-    v_meta     jsonb := CASE WHEN p_worker IS NULL THEN NULL ELSE jsonb_build_object('worker', p_worker) END;
-    -- Nothing written yet in this transaction: the claim may commit asynchronously.
-    v_alone    boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL;
+    AS $$
 BEGIN
-    PERFORM tasker._require_worker_namespaces(ARRAY[p_namespace]);
-    SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
-    IF v_queue IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
-    END IF;
-    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR p_vt_seconds NOT BETWEEN 1 AND 43200 THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004',
-            MESSAGE = 'claim_steps: limit must be at least 1 and the visibility timeout between 1 and 43200 seconds';
-    END IF;
-
-    -- The messages, in msg_id order; a message that names no step (malformed) keeps a NULL step.
-    SELECT array_agg(m.msg_id ORDER BY m.msg_id),
-           array_agg(CASE WHEN m.message ->> 'step_uuid' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                          THEN (m.message ->> 'step_uuid')::uuid END ORDER BY m.msg_id)
-      INTO v_msg_ids, v_msg_steps
-      FROM tasker._queue_read(v_queue, p_vt_seconds, p_limit) m;
-    IF v_msg_ids IS NULL THEN
-        RETURN;
-    END IF;
-    IF v_alone THEN
-        PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
-    END IF;
-
-    -- Lock the steps in step_uuid order and decide on the locked rows, in one statement: one
-    -- decision per message, the first message of a step decides, any other is stale. The lists
-    -- come out in step_uuid order (the engine's lock order).
-    WITH locked AS MATERIALIZED (
-        SELECT s.step_uuid, s.state, s.attempts, s.max_attempts, s.task_uuid, s.name, s.dispatch_msg_id
-          FROM tasker.workflow_steps s
-         WHERE s.step_uuid = ANY (v_msg_steps)
-         ORDER BY s.step_uuid
-           FOR UPDATE
-    ), d AS (
-        SELECT x.msg_id, l.step_uuid, l.attempts, l.task_uuid, l.name, l.dispatch_msg_id,
-               CASE WHEN l.step_uuid IS NULL OR x.rn > 1 THEN 'stale'
-                    WHEN l.state = 'enqueued' THEN 'claim'
-                    WHEN l.state = 'in_progress' AND l.attempts < l.max_attempts THEN 'reclaim'
-                    WHEN l.state = 'in_progress' THEN 'exhausted'
-                    ELSE 'stale' END AS action
-          FROM (SELECT u.msg_id, u.step_uuid, row_number() OVER (PARTITION BY u.step_uuid ORDER BY u.msg_id) AS rn
-                  FROM unnest(v_msg_ids, v_msg_steps) AS u (msg_id, step_uuid)) x
-          LEFT JOIN locked l ON l.step_uuid = x.step_uuid
-         ORDER BY l.step_uuid, x.msg_id
-    )
-    SELECT array_agg(d.step_uuid) FILTER (WHERE d.action = 'claim'),
-           array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id)) FILTER (WHERE d.action = 'claim'),
-           array_agg(d.step_uuid) FILTER (WHERE d.action = 'reclaim'),
-           array_agg(jsonb_build_object('dispatch_msg_id', d.msg_id, 'metadata',
-                     jsonb_build_object('reason', 'visibility timeout expired; previous attempt presumed lost')))
-                     FILTER (WHERE d.action = 'reclaim'),
-           array_agg(d.msg_id) FILTER (WHERE d.action IN ('stale', 'exhausted')),
-           -- Lost attempts with none left, as results for the path below.
-           jsonb_agg(jsonb_build_object(
-               'step_uuid', d.step_uuid,
-               'task_uuid', d.task_uuid,
-               'attempt', d.attempts,
-               'msg_id', d.dispatch_msg_id,
-               'status', 'permanent_error',
-               'error', jsonb_build_object(
-                   'message', format('step %s exhausted its attempts: attempt %s did not report before its visibility timeout',
-                                     d.name, d.attempts),
-                   'class', 'VisibilityTimeout'))) FILTER (WHERE d.action = 'exhausted')
-      INTO v_claim, v_claim_p, v_reclaim, v_reclaim_p, v_stale, v_exhausted
-      FROM d;
-
-    -- A claim is dated when its messages were read and its steps locked, not when its
-    -- transaction began: a transaction begun before a parent's result was applied can read the
-    -- child's message once that commits, and claimed_at must not precede the parent's completion.
-    IF NOT v_fixed THEN
-        v_now := pg_catalog.clock_timestamp();
-    END IF;
-
-    -- Lost attempts with none left: fail them now, through the result path, under the step locks
-    -- held since above. Leaving them in_progress until a result processor ran would let the lost
-    -- attempt's worker ack a success that is then dropped.
-    IF v_exhausted IS NOT NULL THEN
-        PERFORM 1 FROM tasker.apply_step_results(v_exhausted, v_now);
-    END IF;
-
-    IF v_stale IS NOT NULL THEN
-        PERFORM tasker._queue_delete(v_queue, v_stale);
-    END IF;
-
-    IF v_claim IS NOT NULL THEN
-        PERFORM tasker._move_steps(v_claim, 'claim', v_claim_p, v_meta, v_now);
-    END IF;
-    IF v_reclaim IS NOT NULL THEN
-        PERFORM tasker._move_steps(v_reclaim, 'reclaim', v_reclaim_p, v_meta, v_now);
-    END IF;
-
-    RETURN QUERY
-    SELECT s.dispatch_msg_id, s.step_uuid, s.task_uuid, s.attempts, s.max_attempts, s.namespace,
-           t.name, t.version, s.name, s.handler, s.timeout_seconds, t.context, s.inputs,
-           coalesce((SELECT jsonb_object_agg(p.name, coalesce(p.results, 'null'::jsonb))
-                       FROM tasker.workflow_step_edges e
-                       JOIN tasker.workflow_steps p ON p.step_uuid = e.from_step_uuid
-                      WHERE e.to_step_uuid = s.step_uuid), '{}'::jsonb)
-      FROM tasker.workflow_steps s
-      -- Each step's task by key (OFFSET 0 keeps this a per-step look-up: a join planned while
-      -- the tables were analyzed empty would read the whole tasks key).
-      CROSS JOIN LATERAL (SELECT x.name, x.version, x.context FROM tasker.tasks x
-                           WHERE x.task_uuid = s.task_uuid OFFSET 0) t
-     WHERE s.step_uuid = ANY (coalesce(v_claim, '{}') || coalesce(v_reclaim, '{}'))
-     ORDER BY s.step_uuid;
+    RETURN QUERY SELECT * FROM tasker._claim_steps(p_namespace, p_limit, p_vt_seconds, p_worker, p_now, NULL);
 END;
-$_$;
+$$;
 
 --
 -- Name: FUNCTION claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
@@ -3049,19 +3341,31 @@ COMMENT ON FUNCTION tasker.step_transitions(p_step_uuid uuid) IS 'A step''s stat
 --
 
 CREATE FUNCTION tasker.submit_and_claim(p_results jsonb, p_namespace text, p_limit integer DEFAULT 10, p_vt_seconds integer DEFAULT 30, p_worker text DEFAULT NULL::text) RETURNS TABLE(step_uuid uuid, accepted boolean, msg_id bigint, task_uuid uuid, attempt integer, max_attempts integer, namespace text, task_name text, task_version text, step_name text, handler text, timeout_seconds integer, context jsonb, inputs jsonb, parent_results jsonb)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+#variable_conflict use_column
+DECLARE
+    v_named    uuid[];
+    v_accepted boolean[];
+    v_claimed  uuid[];
 BEGIN
+    SELECT array_agg(r.step_uuid ORDER BY r.ord) FILTER (WHERE r.accepted IS NOT NULL),
+           array_agg(r.accepted ORDER BY r.ord) FILTER (WHERE r.accepted IS NOT NULL),
+           array_agg(r.step_uuid ORDER BY r.step_uuid) FILTER (WHERE r.accepted IS NULL)
+      INTO v_named, v_accepted, v_claimed
+      FROM tasker._submit_step_results(p_results, NULL, p_namespace, p_limit, p_vt_seconds, p_worker)
+           WITH ORDINALITY AS r (step_uuid, accepted, ord);
     RETURN QUERY
     SELECT r.step_uuid, r.accepted, NULL::bigint, NULL::uuid, NULL::integer, NULL::integer, NULL::text,
            NULL::text, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, NULL::jsonb, NULL::jsonb
-      FROM tasker.submit_step_results(p_results) r;
+      FROM unnest(v_named, v_accepted) WITH ORDINALITY AS r (step_uuid, accepted, ord)
+     ORDER BY r.ord;
     RETURN QUERY
     SELECT c.step_uuid, NULL::boolean, c.msg_id, c.task_uuid, c.attempt, c.max_attempts, c.namespace,
            c.task_name, c.task_version, c.step_name, c.handler, c.timeout_seconds, c.context, c.inputs,
            c.parent_results
-      FROM tasker.claim_steps(p_namespace, p_limit, p_vt_seconds, p_worker) c;
+      FROM tasker._claim_steps(p_namespace, p_limit, p_vt_seconds, p_worker, NULL, v_claimed) c;
 END;
 $$;
 
@@ -3069,7 +3373,7 @@ $$;
 -- Name: FUNCTION submit_and_claim(p_results jsonb, p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text); Type: COMMENT; Schema: tasker; Owner: -
 --
 
-COMMENT ON FUNCTION tasker.submit_and_claim(p_results jsonb, p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text) IS 'A worker''s acknowledgement and its next claim in one transaction and one durable commit: submit_step_results(p_results), then claim_steps(p_namespace, p_limit, p_vt_seconds, p_worker). Returns one row per result (step_uuid, accepted; other columns NULL), then one per claimed step (accepted NULL). Any error undoes the whole call: submit the results again alone. Executable by tasker_worker.';
+COMMENT ON FUNCTION tasker.submit_and_claim(p_results jsonb, p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text) IS 'A worker''s acknowledgement and its next claim in one transaction and one durable commit: submit_step_results(p_results), then up to p_limit steps of p_namespace claimed, first the children these results released (claimed as they are released), then from the queue as claim_steps(p_namespace, ..., p_vt_seconds, p_worker) does. Returns one row per result (step_uuid, accepted; other columns NULL), then one per claimed step (accepted NULL). Any error undoes the whole call: submit the results again alone. Executable by tasker_worker.';
 
 --
 -- Name: submit_step_result(uuid, integer, bigint, text, jsonb, jsonb, bigint); Type: FUNCTION; Schema: tasker; Owner: -
@@ -3101,127 +3405,11 @@ COMMENT ON FUNCTION tasker.submit_step_result(p_step_uuid uuid, p_attempt intege
 CREATE FUNCTION tasker.submit_step_results(p_results jsonb, p_now timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(step_uuid uuid, accepted boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    SET plan_cache_mode TO 'force_generic_plan'
-    SET enable_seqscan TO 'off'
-    SET jit TO 'off'
-    AS $_$
-#variable_conflict use_column
-DECLARE
-    v_fixed    boolean := p_now IS NOT NULL AND pg_catalog.pg_has_role(session_user, current_user, 'MEMBER');
-    v_now      timestamptz;
-    v_bad      jsonb;
-    v_ids      uuid[];
-    v_named    uuid[];
-    v_accepted boolean[];
-    v_steps    uuid[];
-    v_statuses text[];
-    v_results  jsonb[];
-    v_errors   jsonb[];
-    v_retry_after bigint[];
-    v_queues   text[];
-    v_msg_ids  bigint[];
-    v_queue    record;
+    AS $$
 BEGIN
-    IF jsonb_typeof(p_results) IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004', MESSAGE = 'submit_step_results expects a JSON array of results';
-    END IF;
-    SELECT e INTO v_bad FROM jsonb_array_elements(p_results) e
-     WHERE jsonb_typeof(e) <> 'object'
-        OR coalesce(e ->> 'step_uuid', '') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-        OR coalesce(e ->> 'attempt', '') !~ '^[0-9]{1,9}$'
-        OR coalesce(e ->> 'msg_id', '') !~ '^[0-9]{1,18}$'
-        OR coalesce(e ->> 'status', '') NOT IN ('success', 'retryable_error', 'permanent_error')
-        OR (e ? 'retry_after_ms' AND jsonb_typeof(e -> 'retry_after_ms') <> 'null'
-            AND coalesce(e ->> 'retry_after_ms', '') !~ '^[0-9]{1,12}$')
-        OR (e ->> 'status' <> 'success' AND jsonb_typeof(e -> 'error') IS DISTINCT FROM 'object')
-     LIMIT 1;
-    IF v_bad IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'TK004',
-            MESSAGE = format('invalid step result %s', left(v_bad::text, 500)),
-            HINT = 'each result needs step_uuid, attempt, msg_id, status (success, retryable_error, permanent_error) and, for failures, an error object';
-    END IF;
-
-    v_ids := ARRAY(SELECT (e ->> 'step_uuid')::uuid FROM jsonb_array_elements(p_results) e);
-
-    -- Only steps of the caller's namespaces (a worker role's, see tasker.worker_namespaces).
-    PERFORM tasker._require_worker_namespaces(ARRAY(
-        SELECT DISTINCT w.namespace FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)));
-
-    -- Locks before the decision: messages (a concurrent claim holds the ones it re-read), then
-    -- steps. Namespace and queue of a step never change, so they are read without a lock.
-    FOR v_queue IN
-        SELECT n.queue_name, array_agg(DISTINCT (e.value ->> 'msg_id')::bigint) AS msg_ids
-          FROM jsonb_array_elements(p_results) e
-          JOIN (SELECT w.step_uuid, w.namespace FROM tasker.workflow_steps w WHERE w.step_uuid = ANY (v_ids)) s
-            ON s.step_uuid = (e.value ->> 'step_uuid')::uuid
-          JOIN tasker.namespaces n ON n.name = s.namespace
-         GROUP BY n.queue_name
-         ORDER BY n.queue_name
-    LOOP
-        PERFORM tasker._queue_lock(v_queue.queue_name, v_queue.msg_ids);
-    END LOOP;
-    -- The steps and their children (edges never change) in one step_uuid-ordered pass: applying
-    -- a success below locks the children too, and taking them out of order could deadlock.
-    PERFORM 1 FROM tasker.workflow_steps s
-     WHERE s.step_uuid = ANY (v_ids || ARRAY(
-               SELECT e.to_step_uuid FROM tasker.workflow_step_edges e WHERE e.from_step_uuid = ANY (v_ids)))
-     ORDER BY s.step_uuid FOR UPDATE;
-    v_now := CASE WHEN v_fixed THEN p_now ELSE pg_catalog.clock_timestamp() END;
-
-    -- Decided on the locked rows (a new statement sees what the waited-for claim committed). Only
-    -- the first element naming a step can be accepted: a repeat in the same call is refused. The
-    -- accepted results go to tasker._apply_results as they are, in step_uuid order: the locks
-    -- are held and the decision made, so nothing is parsed, locked or decided again.
-    WITH d AS (
-        SELECT e.ordinality AS ord,
-               (e.value ->> 'step_uuid')::uuid AS step_uuid,
-               coalesce(e.first
-                        AND s.state = 'in_progress'
-                        AND s.attempts = (e.value ->> 'attempt')::integer
-                        AND s.dispatch_msg_id = (e.value ->> 'msg_id')::bigint, false) AS accepted,
-               s.queue_name,
-               (e.value ->> 'msg_id')::bigint AS msg_id,
-               e.value ->> 'status' AS status,
-               e.value -> 'result' AS result,
-               CASE WHEN jsonb_typeof(e.value -> 'error') = 'object' THEN e.value -> 'error' END AS error,
-               (e.value ->> 'retry_after_ms')::bigint AS retry_after_ms
-          FROM (SELECT x.value, x.ordinality,
-                       row_number() OVER (PARTITION BY x.value ->> 'step_uuid' ORDER BY x.ordinality) = 1 AS first
-                  FROM jsonb_array_elements(p_results) WITH ORDINALITY x) e
-          LEFT JOIN (SELECT w.step_uuid, w.state, w.attempts, w.dispatch_msg_id, n.queue_name
-                       FROM tasker.workflow_steps w
-                       JOIN tasker.namespaces n ON n.name = w.namespace
-                      WHERE w.step_uuid = ANY (v_ids)) s ON s.step_uuid = (e.value ->> 'step_uuid')::uuid
-    )
-    SELECT array_agg(d.step_uuid ORDER BY d.ord), array_agg(d.accepted ORDER BY d.ord),
-           array_agg(d.step_uuid ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
-           array_agg(d.status ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
-           array_agg(d.result ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
-           array_agg(d.error ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
-           array_agg(d.retry_after_ms ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
-           array_agg(d.queue_name ORDER BY d.step_uuid) FILTER (WHERE d.accepted),
-           array_agg(d.msg_id ORDER BY d.step_uuid) FILTER (WHERE d.accepted)
-      INTO v_named, v_accepted, v_steps, v_statuses, v_results, v_errors, v_retry_after, v_queues, v_msg_ids
-      FROM d;
-
-    -- Apply every accepted result, then one delete per queue: all in this transaction.
-    IF v_steps IS NOT NULL THEN
-        PERFORM 1 FROM tasker._apply_results(v_steps, v_statuses, v_results, v_errors, v_retry_after, v_now);
-        FOR v_queue IN
-            SELECT q.queue_name, array_agg(q.msg_id) AS msg_ids
-              FROM unnest(v_queues, v_msg_ids) AS q (queue_name, msg_id)
-             GROUP BY q.queue_name
-        LOOP
-            PERFORM tasker._queue_delete(v_queue.queue_name, v_queue.msg_ids);
-        END LOOP;
-    END IF;
-
-    RETURN QUERY
-    SELECT r.step_uuid, r.accepted
-      FROM unnest(v_named, v_accepted) WITH ORDINALITY AS r (step_uuid, accepted, ord)
-     ORDER BY r.ord;
+    RETURN QUERY SELECT * FROM tasker._submit_step_results(p_results, p_now, NULL, 0, NULL, NULL);
 END;
-$_$;
+$$;
 
 --
 -- Name: FUNCTION submit_step_results(p_results jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: tasker; Owner: -
@@ -4348,16 +4536,28 @@ REVOKE ALL ON FUNCTION tasker._active_task_states() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tasker._advance_tasks_to_in_process(p_task_uuids uuid[], p_now timestamp with time zone) FROM PUBLIC;
 
 --
--- Name: FUNCTION _apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone); Type: ACL; Schema: tasker; Owner: -
+-- Name: FUNCTION _apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone, p_claim_namespace text, p_claim_limit integer, p_vt_seconds integer, p_worker text); Type: ACL; Schema: tasker; Owner: -
 --
 
-REVOKE ALL ON FUNCTION tasker._apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tasker._apply_results(p_step_uuids uuid[], p_statuses text[], p_results jsonb[], p_errors jsonb[], p_retry_after_ms bigint[], p_now timestamp with time zone, p_claim_namespace text, p_claim_limit integer, p_vt_seconds integer, p_worker text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _check_task_request(p_ordinality integer, p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb); Type: ACL; Schema: tasker; Owner: -
 --
 
 REVOKE ALL ON FUNCTION tasker._check_task_request(p_ordinality integer, p_namespace text, p_name text, p_version text, p_context jsonb, p_options jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _claim_released(p_step_uuids uuid[], p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._claim_released(p_step_uuids uuid[], p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone, p_claimed uuid[]); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._claim_steps(p_namespace text, p_limit integer, p_vt_seconds integer, p_worker text, p_now timestamp with time zone, p_claimed uuid[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _compile_queue_statements(); Type: ACL; Schema: tasker; Owner: -
@@ -4456,6 +4656,12 @@ REVOKE ALL ON FUNCTION tasker._queue_read(p_queue text, p_vt_seconds integer, p_
 REVOKE ALL ON FUNCTION tasker._queue_send(p_queue text, p_messages jsonb[]) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _queue_send_read(p_queue text, p_messages jsonb[], p_vt_seconds integer); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._queue_send_read(p_queue text, p_messages jsonb[], p_vt_seconds integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _raise_unmovable_step(p_step_uuids uuid[], p_event text); Type: ACL; Schema: tasker; Owner: -
 --
 
@@ -4478,6 +4684,12 @@ REVOKE ALL ON FUNCTION tasker._send_step_messages(p_step_uuids uuid[]) FROM PUBL
 --
 
 REVOKE ALL ON FUNCTION tasker._start_tasks(p_task_uuids uuid[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _submit_step_results(p_results jsonb, p_now timestamp with time zone, p_claim_namespace text, p_claim_limit integer, p_vt_seconds integer, p_worker text); Type: ACL; Schema: tasker; Owner: -
+--
+
+REVOKE ALL ON FUNCTION tasker._submit_step_results(p_results jsonb, p_now timestamp with time zone, p_claim_namespace text, p_claim_limit integer, p_vt_seconds integer, p_worker text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _tune_queue_table(p_queue text); Type: ACL; Schema: tasker; Owner: -
