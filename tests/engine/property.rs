@@ -6,7 +6,10 @@
 //! 2. with injected retryable and permanent failures, no step runs more than max_attempts times,
 //!    no retry is dispatched before its next_retry_at, enqueue_ready_steps takes higher priority
 //!    first, and a task ends `error` with one DLQ entry exactly when some step exhausts its
-//!    attempts or fails permanently, else `complete`.
+//!    attempts or fails permanently, else `complete`;
+//! 3. through chained claims (`submit_and_claim`, which claims released children as they are
+//!    released and fills its other slots from the queue) with a random limit, property 1 holds,
+//!    and every step is enqueued once and claimed once, in that order.
 //!
 //! Cases default to 16 per property; PROPTEST_CASES overrides.
 
@@ -402,6 +405,141 @@ fn random_dags_with_failures_respect_retries_and_end_in_error_exactly_when_a_ste
     runner
         .run(&failing_dag(), |(parents, plans, fatal, p1, p2)| {
             rt.block_on(run_with_failures(parents, plans, fatal, (p1, p2)));
+            Ok(())
+        })
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property 3: chained claims
+// ---------------------------------------------------------------------------------------------
+
+/// A row of `tasker.submit_and_claim`: a result's outcome (`accepted` set) or a claimed step.
+#[derive(Debug, sqlx::FromRow)]
+struct ChainRow {
+    accepted: Option<bool>,
+    msg_id: Option<i64>,
+    step_uuid: Uuid,
+    task_uuid: Option<Uuid>,
+    attempt: Option<i32>,
+    max_attempts: Option<i32>,
+    namespace: Option<String>,
+    task_name: Option<String>,
+    task_version: Option<String>,
+    step_name: Option<String>,
+    handler: Option<String>,
+    timeout_seconds: Option<i32>,
+    context: Option<Value>,
+    inputs: Option<Value>,
+    parent_results: Option<Value>,
+}
+
+impl ChainRow {
+    fn claimed(self) -> Claimed {
+        fn missing<T>(column: &str) -> T {
+            panic!("claimed row without {column}")
+        }
+        Claimed {
+            msg_id: self.msg_id.unwrap_or_else(|| missing("msg_id")),
+            step_uuid: self.step_uuid,
+            task_uuid: self.task_uuid.unwrap_or_else(|| missing("task_uuid")),
+            attempt: self.attempt.unwrap_or_else(|| missing("attempt")),
+            max_attempts: self.max_attempts.unwrap_or_else(|| missing("max_attempts")),
+            namespace: self.namespace.unwrap_or_else(|| missing("namespace")),
+            task_name: self.task_name.unwrap_or_else(|| missing("task_name")),
+            task_version: self.task_version.unwrap_or_else(|| missing("task_version")),
+            step_name: self.step_name.unwrap_or_else(|| missing("step_name")),
+            handler: self.handler.unwrap_or_else(|| missing("handler")),
+            timeout_seconds: self.timeout_seconds.unwrap_or_else(|| missing("timeout_seconds")),
+            context: self.context.unwrap_or_else(|| missing("context")),
+            inputs: self.inputs.unwrap_or_else(|| missing("inputs")),
+            parent_results: self.parent_results.unwrap_or_else(|| missing("parent_results")),
+        }
+    }
+}
+
+async fn run_chained(parents: Vec<Vec<usize>>, limit: i32) {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, definition(&parents, None)).await;
+    let mut tasks = Vec::new();
+    for i in 0..2 {
+        tasks.push(create_task(pool, NS, "random", json!({"i": i})).await);
+    }
+    let ids = step_ids(pool, &tasks).await;
+    let by_index: HashMap<(Uuid, usize), Uuid> = ids.iter().map(|(s, k)| (*k, *s)).collect();
+    let mut runs: HashMap<Uuid, u32> = HashMap::new();
+    let mut succeeded: HashSet<Uuid> = HashSet::new();
+
+    let mut held = claim(pool, NS, limit, None).await;
+    let mut rounds = 0;
+    while !all_final(pool, &tasks).await {
+        rounds += 1;
+        assert!(rounds < MAX_ROUNDS, "no progress");
+        assert!(held.len() <= limit as usize, "claimed {} with a limit of {limit}", held.len());
+        let mut results = Vec::new();
+        for c in &held {
+            let (task, idx) = ids[&c.step_uuid];
+            *runs.entry(c.step_uuid).or_default() += 1;
+            let mut expected_parents = BTreeMap::new();
+            for p in &parents[idx] {
+                let parent = by_index[&(task, *p)];
+                assert!(succeeded.contains(&parent), "{} ran before its parent {}", step_name(idx), step_name(*p));
+                expected_parents.insert(step_name(*p), json!({"step": step_name(*p), "task": task}));
+            }
+            assert_eq!(c.parent_results, json!(expected_parents), "parent results of {}", step_name(idx));
+            results.push(result_json(c, &Outcome::Success(json!({"step": step_name(idx), "task": task}))));
+        }
+        succeeded.extend(held.iter().map(|c| c.step_uuid));
+        let n = results.len();
+        let rows: Vec<ChainRow> = sqlx::query_as(
+            "SELECT accepted, msg_id, step_uuid, task_uuid, attempt, max_attempts, namespace, task_name, \
+                    task_version, step_name, handler, timeout_seconds, context, inputs, parent_results \
+               FROM tasker.submit_and_claim($1, $2, $3, 30, 'prop')",
+        )
+        .bind(Value::Array(results))
+        .bind(NS)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .expect("submit_and_claim");
+        let (outcomes, claimed): (Vec<ChainRow>, Vec<ChainRow>) = rows.into_iter().partition(|r| r.accepted.is_some());
+        assert_eq!(outcomes.iter().map(|r| r.accepted).collect::<Vec<_>>(), vec![Some(true); n]);
+        held = claimed.into_iter().map(ChainRow::claimed).collect();
+        if held.is_empty() {
+            held = claim(pool, NS, limit, None).await;
+        }
+    }
+
+    for t in &tasks {
+        assert_eq!(task_state(pool, *t).await, "complete");
+    }
+    assert_eq!(runs.len(), ids.len(), "every step ran");
+    assert!(runs.values().all(|&n| n == 1), "a step ran twice: {runs:?}");
+    assert_no_early_dispatch(pool, &tasks).await;
+    // Each step: one enqueue, then one claim, whichever way it was claimed.
+    let wrong: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT step_uuid FROM tasker.workflow_step_transitions WHERE task_uuid = ANY($1) \
+          GROUP BY step_uuid \
+         HAVING count(*) FILTER (WHERE event = 'enqueue') <> 1 OR count(*) FILTER (WHERE event = 'claim') <> 1 \
+             OR max(id) FILTER (WHERE event = 'enqueue') > max(id) FILTER (WHERE event = 'claim')) x",
+    )
+    .bind(&tasks)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(wrong, 0, "a step not enqueued once and then claimed once");
+    assert_eq!(count(pool, &format!("SELECT count(*) FROM pgmq.q_worker_{NS}_queue")).await, 0, "messages left");
+    drop_db(db).await;
+}
+
+#[test]
+fn random_dags_through_chained_claims_run_every_step_once_after_its_parents() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut runner = TestRunner::new(config());
+    runner
+        .run(&(dag(), 1i32..=8), |(parents, limit)| {
+            rt.block_on(run_chained(parents, limit));
             Ok(())
         })
         .unwrap();
