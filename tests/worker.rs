@@ -462,6 +462,55 @@ async fn chained_claims_alone_carry_a_linear_task_to_its_end() {
     orch.stop().await;
 }
 
+/// Two root steps, `quick` (no sleep) and `slow` (sleeps `slow_ms`), claimed together.
+async fn quick_and_slow(db: &TestDb, slow_ms: u64) -> Uuid {
+    register(
+        &db.pool,
+        json!({"namespace": "linger", "name": "two", "version": "1.0.0", "steps": [
+            {"name": "quick", "handler": "sleep", "inputs": {"ms": 0}},
+            {"name": "slow", "handler": "sleep", "inputs": {"ms": slow_ms}}]}),
+    )
+    .await;
+    create_task(&db.pool, "linger", "two", json!({})).await
+}
+
+/// How many transactions acknowledged the task's steps (their `complete` history rows).
+async fn acknowledging_transactions(pool: &PgPool, task: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(DISTINCT xid) FROM tasker.workflow_step_transitions WHERE task_uuid = $1 AND event = 'complete'",
+    )
+    .bind(task)
+    .fetch_one(pool)
+    .await
+    .expect("history")
+}
+
+/// A result waits up to the report linger for the results of the worker's other running steps,
+/// so steps that finish close together are acknowledged in one call; without a linger each is
+/// acknowledged as it finishes.
+#[tokio::test]
+async fn results_finishing_within_the_report_linger_are_acknowledged_together() {
+    let db = setup().await;
+    let task = quick_and_slow(&db, 100).await;
+    let worker = start_worker(
+        &db,
+        builtin_registry(),
+        WorkerConfig { report_linger: Duration::from_millis(900), ..config("w1") },
+    )
+    .await;
+    wait_for_task(&db.pool, task, "complete").await;
+    worker.stop().await;
+    assert_eq!(acknowledging_transactions(&db.pool, task).await, 1, "one call for both results");
+
+    let db = setup().await;
+    let task = quick_and_slow(&db, 300).await;
+    let worker =
+        start_worker(&db, builtin_registry(), WorkerConfig { report_linger: Duration::ZERO, ..config("w1") }).await;
+    wait_for_task(&db.pool, task, "complete").await;
+    worker.stop().await;
+    assert_eq!(acknowledging_transactions(&db.pool, task).await, 2, "one call per result");
+}
+
 /// A chained claim that fails never costs the acknowledgement: the results are submitted alone
 /// and the claim's error is reported beside them.
 #[tokio::test]
@@ -599,6 +648,7 @@ async fn invalid_config_is_rejected_naming_the_field() {
     };
     assert!(bad(WorkerConfig { concurrency: 0, ..Default::default() }).contains("concurrency"));
     assert!(bad(WorkerConfig { batch_size: 0, ..Default::default() }).contains("batch_size"));
+    assert!(bad(WorkerConfig { report_linger: Duration::from_secs(2), ..Default::default() }).contains("report_linger"));
     assert!(bad(WorkerConfig { visibility_timeout: Duration::from_millis(500), ..Default::default() })
         .contains("visibility_timeout"));
     assert!(bad(WorkerConfig { heartbeat_interval: Duration::from_secs(30), ..Default::default() })

@@ -31,6 +31,9 @@ struct Cli {
     /// Milliseconds between heartbeats; defaults to a third of the visibility timeout.
     #[arg(long, env = "TASKER_WORKER_HEARTBEAT_INTERVAL_MS")]
     heartbeat_interval_ms: Option<u64>,
+    /// Microseconds a batch of results may wait for the results of other running steps (0: none).
+    #[arg(long, env = "TASKER_WORKER_REPORT_LINGER_US", default_value_t = 500)]
+    report_linger_us: u64,
     /// Milliseconds between polls when no notification arrives.
     #[arg(long, env = "TASKER_WORKER_POLL_INTERVAL_MS", default_value_t = 1000)]
     poll_interval_ms: u64,
@@ -57,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         batch_size: cli.batch_size,
         visibility_timeout,
         heartbeat_interval: cli.heartbeat_interval_ms.map(Duration::from_millis).unwrap_or(visibility_timeout / 3),
+        report_linger: Duration::from_micros(cli.report_linger_us),
         poll_interval: Duration::from_millis(cli.poll_interval_ms),
         shutdown_timeout: Duration::from_secs(cli.shutdown_timeout_secs),
         worker_id: cli.worker_id.unwrap_or_else(default_worker_id),

@@ -115,12 +115,14 @@ pub(super) struct Reporter {
     /// How long to keep retrying a batch: past the visibility timeout its messages are
     /// redelivered anyway.
     patience: Duration,
+    /// How long a batch waits for the results of the worker's other running steps.
+    linger: Duration,
 }
 
 impl Reporter {
     /// A reporter on `pool` that gives up on a batch after `config`'s visibility timeout.
     pub(super) fn new(pool: PgPool, config: &WorkerConfig, metrics: Arc<WorkerMetrics>) -> Self {
-        Self { pool, metrics, patience: config.visibility_timeout }
+        Self { pool, metrics, patience: config.visibility_timeout, linger: config.report_linger }
     }
 
     /// Submits finished attempts in one call, retrying transient failures for up to the
@@ -237,6 +239,22 @@ impl Reporter {
         }
     }
 
+    /// Adds to `batch` the results of the worker's other steps that finish within the linger:
+    /// while a step holds a slot without its result in the batch (it is running, or its result is
+    /// on its way), waits for the next result until the linger has passed since the call.
+    async fn linger(&self, rx: &mut mpsc::Receiver<Completed>, batch: &mut Vec<Completed>) {
+        if self.linger.is_zero() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + self.linger;
+        while batch.len() < SUBMIT_BATCH_MAX && self.metrics.in_flight.load(Ordering::Relaxed) > batch.len() as u64 {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(c)) => batch.push(c),
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
     /// Reports finished attempts from `rx`, batching those that finish together, with a chained
     /// claim when `chain` is given and not stopped. Ends when every sender is gone and the channel
     /// is drained.
@@ -249,6 +267,7 @@ impl Reporter {
                     Err(_) => break,
                 }
             }
+            self.linger(&mut rx, &mut batch).await;
             // Errors are logged in submit; the steps' messages reappear after the visibility timeout.
             let _ = match &chain {
                 Some(chain) if !chain.stop.is_cancelled() => self.submit_chained(batch, chain).await,
