@@ -122,7 +122,7 @@ BEGIN
     IF v_queue IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
     END IF;
-    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR p_vt_seconds NOT BETWEEN 1 AND 43200 THEN
+    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR coalesce(p_vt_seconds NOT BETWEEN 1 AND 43200, true) THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004',
             MESSAGE = 'claim_steps: limit must be at least 1 and the visibility timeout between 1 and 43200 seconds';
     END IF;
@@ -271,7 +271,8 @@ DECLARE
     v_advance  uuid[];
 BEGIN
     SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
-    IF v_queue IS NULL OR coalesce(p_limit, 0) < 1 OR p_vt_seconds NOT BETWEEN 1 AND 43200 THEN
+    -- Nothing to claim with: the caller's claim (tasker._claim_steps) raises for these.
+    IF v_queue IS NULL OR coalesce(p_limit, 0) < 1 OR coalesce(p_vt_seconds NOT BETWEEN 1 AND 43200, true) THEN
         RETURN NULL;
     END IF;
 

@@ -173,8 +173,15 @@ async fn a_child_claimed_as_it_was_released_comes_back_when_its_holder_dies() {
     let held = rows.iter().find(|r| r.accepted.is_none()).expect("claimed child");
     let msg_id = held.msg_id.expect("msg");
 
-    // Nobody else sees it while its holder runs it.
+    // Nobody else sees it while its holder runs it, and its holder's heartbeat extends it.
     assert!(claim(pool, "demo", 10, None).await.is_empty());
+    let extended: Vec<i64> = sqlx::query_scalar("SELECT * FROM tasker.extend_visibility('demo', $1, 60)")
+        .bind(vec![msg_id])
+        .fetch_all(pool)
+        .await
+        .expect("heartbeat");
+    assert_eq!(extended, vec![msg_id]);
+    assert!(message_state(pool, "demo", msg_id).await.1 > 50.0);
 
     // Its holder dies: the message comes back and the step is re-claimed as a new attempt.
     expire_message(pool, "demo", msg_id).await;
@@ -239,4 +246,32 @@ async fn a_worker_role_cannot_claim_released_children_outside_its_namespaces() {
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!((rows[1].1, rows[1].2.as_deref()), (None, Some("second")));
     assert_eq!(step(&db.pool, task, "second").await.state, "in_progress");
+}
+
+#[tokio::test]
+async fn a_chained_call_with_a_claim_it_cannot_make_applies_nothing() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    pair(pool, "demo").await;
+    let task = create_task(pool, "demo", "pair", json!({})).await;
+    let first = only(claim(pool, "demo", 1, None).await);
+    let results = json!([result_json(&first, &Outcome::ok())]);
+
+    // A visibility timeout the claim refuses (none, or out of range), or a limit below 1: TK004,
+    // and neither the result nor any claim of the released child is kept.
+    for (limit, vt) in
+        [(Some(5), None), (Some(5), Some(0)), (Some(5), Some(43_201)), (Some(0), Some(30)), (None, Some(30))]
+    {
+        let err = sqlx::query("SELECT * FROM tasker.submit_and_claim($1, 'demo', $2, $3)")
+            .bind(&results)
+            .bind(limit)
+            .bind(vt)
+            .execute(pool)
+            .await
+            .expect_err("refused claim");
+        assert_eq!(sqlstate(&err).as_deref(), Some("TK004"), "limit {limit:?}, vt {vt:?}: {err}");
+        let states = step_states(pool, task).await;
+        assert_eq!((states["first"].as_str(), states["second"].as_str()), ("in_progress", "pending"));
+        assert_eq!(queue_messages(pool, "demo").await.len(), 1, "only the first step's message");
+    }
 }
