@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use tasker_orchestration::db::worker::{self as worker_sql, ClaimedStep};
+
 use crate::support::*;
 
 const NS: &str = "prop";
@@ -414,47 +416,24 @@ fn random_dags_with_failures_respect_retries_and_end_in_error_exactly_when_a_ste
 // Property 3: chained claims
 // ---------------------------------------------------------------------------------------------
 
-/// A row of `tasker.submit_and_claim`: a result's outcome (`accepted` set) or a claimed step.
-#[derive(Debug, sqlx::FromRow)]
-struct ChainRow {
-    accepted: Option<bool>,
-    msg_id: Option<i64>,
-    step_uuid: Uuid,
-    task_uuid: Option<Uuid>,
-    attempt: Option<i32>,
-    max_attempts: Option<i32>,
-    namespace: Option<String>,
-    task_name: Option<String>,
-    task_version: Option<String>,
-    step_name: Option<String>,
-    handler: Option<String>,
-    timeout_seconds: Option<i32>,
-    context: Option<Value>,
-    inputs: Option<Value>,
-    parent_results: Option<Value>,
-}
-
-impl ChainRow {
-    fn claimed(self) -> Claimed {
-        fn missing<T>(column: &str) -> T {
-            panic!("claimed row without {column}")
-        }
-        Claimed {
-            msg_id: self.msg_id.unwrap_or_else(|| missing("msg_id")),
-            step_uuid: self.step_uuid,
-            task_uuid: self.task_uuid.unwrap_or_else(|| missing("task_uuid")),
-            attempt: self.attempt.unwrap_or_else(|| missing("attempt")),
-            max_attempts: self.max_attempts.unwrap_or_else(|| missing("max_attempts")),
-            namespace: self.namespace.unwrap_or_else(|| missing("namespace")),
-            task_name: self.task_name.unwrap_or_else(|| missing("task_name")),
-            task_version: self.task_version.unwrap_or_else(|| missing("task_version")),
-            step_name: self.step_name.unwrap_or_else(|| missing("step_name")),
-            handler: self.handler.unwrap_or_else(|| missing("handler")),
-            timeout_seconds: self.timeout_seconds.unwrap_or_else(|| missing("timeout_seconds")),
-            context: self.context.unwrap_or_else(|| missing("context")),
-            inputs: self.inputs.unwrap_or_else(|| missing("inputs")),
-            parent_results: self.parent_results.unwrap_or_else(|| missing("parent_results")),
-        }
+/// A step claimed through the worker runtime's `db::worker::submit_and_claim`, as the tests'
+/// own claims are.
+fn claimed(step: ClaimedStep) -> Claimed {
+    Claimed {
+        msg_id: step.msg_id,
+        step_uuid: step.step_uuid,
+        task_uuid: step.task_uuid,
+        attempt: step.attempt,
+        max_attempts: step.max_attempts,
+        namespace: step.namespace,
+        task_name: step.task_name,
+        task_version: step.task_version,
+        step_name: step.step_name,
+        handler: step.handler,
+        timeout_seconds: step.timeout_seconds,
+        context: step.context,
+        inputs: step.inputs,
+        parent_results: step.parent_results,
     }
 }
 
@@ -492,20 +471,10 @@ async fn run_chained(parents: Vec<Vec<usize>>, limit: i32) {
         }
         succeeded.extend(held.iter().map(|c| c.step_uuid));
         let n = results.len();
-        let rows: Vec<ChainRow> = sqlx::query_as(
-            "SELECT accepted, msg_id, step_uuid, task_uuid, attempt, max_attempts, namespace, task_name, \
-                    task_version, step_name, handler, timeout_seconds, context, inputs, parent_results \
-               FROM tasker.submit_and_claim($1, $2, $3, 30, 'prop')",
-        )
-        .bind(Value::Array(results))
-        .bind(NS)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .expect("submit_and_claim");
-        let (outcomes, claimed): (Vec<ChainRow>, Vec<ChainRow>) = rows.into_iter().partition(|r| r.accepted.is_some());
-        assert_eq!(outcomes.iter().map(|r| r.accepted).collect::<Vec<_>>(), vec![Some(true); n]);
-        held = claimed.into_iter().map(ChainRow::claimed).collect();
+        // The call the worker runtime makes (its fallback, a plain submission, must not be taken).
+        let done = worker_sql::submit_and_claim(pool, &results, NS, limit, 30, "prop").await.expect("submit_and_claim");
+        assert_eq!(done.outcomes.iter().map(|o| o.accepted).collect::<Vec<_>>(), vec![true; n]);
+        held = done.claimed.expect("the chained claim").into_iter().map(claimed).collect();
         if held.is_empty() {
             held = claim(pool, NS, limit, None).await;
         }
