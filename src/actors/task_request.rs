@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
+use tokio::sync::{mpsc, oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -307,6 +307,14 @@ impl TaskRequestActor {
         let size = self.config.batch_size;
         let mut batch = Vec::with_capacity(size);
         loop {
+            // A free call first, then the batch: requests that arrive while every call is in
+            // flight wait together for the next one.
+            let permit = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                permit = Arc::clone(&permits).acquire_owned() => permit,
+            };
+            let Ok(permit) = permit else { break };
             let n = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
@@ -315,13 +323,16 @@ impl TaskRequestActor {
             if n == 0 {
                 break;
             }
-            self.spawn_batch(std::mem::take(&mut batch), &permits).await;
+            self.spawn_batch(std::mem::take(&mut batch), permit);
         }
         // Stop intake, finish what was accepted.
         rx.close();
         let drain = async {
-            while rx.recv_many(&mut batch, size).await > 0 {
-                self.spawn_batch(std::mem::take(&mut batch), &permits).await;
+            while let Ok(permit) = Arc::clone(&permits).acquire_owned().await {
+                if rx.recv_many(&mut batch, size).await == 0 {
+                    break;
+                }
+                self.spawn_batch(std::mem::take(&mut batch), permit);
             }
             let _ = permits.acquire_many(self.config.concurrency as u32).await;
         };
@@ -331,8 +342,8 @@ impl TaskRequestActor {
         self.running.store(false, Ordering::Relaxed);
     }
 
-    async fn spawn_batch(&self, cmds: Vec<CreateTask>, permits: &Arc<Semaphore>) {
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+    /// Creates `cmds` in a call of its own, which holds `permit` until it is done.
+    fn spawn_batch(&self, cmds: Vec<CreateTask>, permit: OwnedSemaphorePermit) {
         let creator = self.creator.clone();
         tokio::spawn(async move {
             if let Err(e) = creator.create(cmds).await {

@@ -135,6 +135,46 @@ async fn task_request_run_once_creates_the_waiting_requests_in_one_call() {
 }
 
 #[tokio::test]
+async fn requests_arriving_while_every_create_call_is_in_flight_are_created_together() {
+    let db = test_db().await;
+    let pool = &db.pool;
+    register(pool, template("demo", "single", &[("only", &[])], json!({}))).await;
+    let ctx = ActorContext::new(pool.clone());
+    let config = task_request::Config { concurrency: 1, ..Default::default() };
+    let (actor, submitter) = TaskRequestActor::new(&ctx, config).expect("actor");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(actor.run(shutdown.clone()));
+
+    // The first call waits for the tasks table, held by another transaction; five more requests
+    // arrive one by one meanwhile.
+    let mut lock = pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE tasker.tasks IN EXCLUSIVE MODE").execute(&mut *lock).await.expect("lock");
+    let first = tokio::spawn({
+        let submitter = submitter.clone();
+        async move { submitter.submit(request("single")).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut more = Vec::new();
+    for _ in 0..5 {
+        let submitter = submitter.clone();
+        more.push(tokio::spawn(async move { submitter.submit(request("single")).await }));
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    }
+    lock.commit().await.expect("release");
+
+    first.await.expect("join").expect("first created");
+    for r in more {
+        r.await.expect("join").expect("created");
+    }
+    // One call for the first request, one for the five that waited together.
+    let calls: i64 =
+        count(pool, "SELECT count(DISTINCT xid) FROM tasker.task_transitions WHERE event = 'create'").await;
+    assert_eq!(calls, 2);
+    shutdown.cancel();
+    running.await.expect("actor stops");
+}
+
+#[tokio::test]
 async fn a_full_task_request_channel_is_backpressure() {
     let db = test_db().await;
     let pool = &db.pool;
