@@ -122,7 +122,7 @@ BEGIN
     IF v_queue IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'TK002', MESSAGE = format('unknown namespace %s', p_namespace);
     END IF;
-    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR coalesce(p_vt_seconds NOT BETWEEN 1 AND 43200, true) THEN
+    IF p_limit IS NULL OR p_limit < 1 OR p_vt_seconds IS NULL OR p_vt_seconds NOT BETWEEN 1 AND 43200 THEN
         RAISE EXCEPTION USING ERRCODE = 'TK004',
             MESSAGE = 'claim_steps: limit must be at least 1 and the visibility timeout between 1 and 43200 seconds';
     END IF;
@@ -268,7 +268,6 @@ DECLARE
     v_msg_ids  bigint[];
     v_moved    uuid[];
     v_tasks    uuid[];
-    v_advance  uuid[];
 BEGIN
     SELECT n.queue_name INTO v_queue FROM tasker.namespaces n WHERE n.name = p_namespace;
     -- Nothing to claim with: the caller's claim (tasker._claim_steps) raises for these.
@@ -340,14 +339,9 @@ BEGIN
         PERFORM pg_notify('tasker_steps_changed', array_to_string(v_tasks[i : i + 199], ','));
     END LOOP;
 
-    -- Tasks that were not already running move to steps_in_process (as tasker._dispatch_steps).
-    SELECT array_agg(t.task_uuid) INTO v_advance
-      FROM unnest(v_tasks) AS t (task_uuid)
-     WHERE (SELECT x.state FROM tasker.tasks x WHERE x.task_uuid = t.task_uuid)
-           IN ('initializing', 'enqueuing_steps', 'waiting_for_retry', 'waiting_for_dependencies');
-    IF v_advance IS NOT NULL THEN
-        PERFORM tasker._advance_tasks_to_in_process(v_advance, v_now);
-    END IF;
+    -- Tasks that were not already running move to steps_in_process (the function leaves the
+    -- others alone).
+    PERFORM tasker._advance_tasks_to_in_process(v_tasks, v_now);
     RETURN v_steps;
 END;
 $$;
