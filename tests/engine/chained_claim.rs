@@ -75,15 +75,21 @@ fn only_message(mut messages: Vec<QueueMsg>) -> i64 {
     messages.remove(0).msg_id
 }
 
+/// A diamond task whose root is claimed, and another diamond task created after it, whose root
+/// waits in the queue, older than any child the first root's result releases.
+async fn claimed_root_and_a_waiting_task(pool: &PgPool) -> (Uuid, Claimed, Uuid) {
+    diamond(pool, "demo").await;
+    let task = create_task(pool, "demo", "diamond", json!({})).await;
+    let root = only(claim(pool, "demo", 1, None).await);
+    let waiting = create_task(pool, "demo", "diamond", json!({})).await;
+    (task, root, waiting)
+}
+
 #[tokio::test]
 async fn released_children_are_claimed_first_as_they_are_released_and_the_rest_dispatched() {
     let db = test_db().await;
     let pool = &db.pool;
-    diamond(pool, "demo").await;
-    let task = create_task(pool, "demo", "diamond", json!({})).await;
-    let root = only(claim(pool, "demo", 1, None).await);
-    // Another task's root waits in the queue, older than any child released below.
-    let waiting = create_task(pool, "demo", "diamond", json!({})).await;
+    let (task, root, waiting) = claimed_root_and_a_waiting_task(pool).await;
 
     let rows = submit_and_claim(pool, json!([result_json(&root, &Outcome::ok())]), "demo", 1).await;
 
@@ -136,10 +142,7 @@ async fn released_children_are_claimed_first_as_they_are_released_and_the_rest_d
 async fn slots_the_released_children_leave_are_filled_from_the_queue() {
     let db = test_db().await;
     let pool = &db.pool;
-    diamond(pool, "demo").await;
-    let task = create_task(pool, "demo", "diamond", json!({})).await;
-    let root = only(claim(pool, "demo", 1, None).await);
-    let waiting = create_task(pool, "demo", "diamond", json!({})).await;
+    let (task, root, waiting) = claimed_root_and_a_waiting_task(pool).await;
 
     let rows = submit_and_claim(pool, json!([result_json(&root, &Outcome::ok())]), "demo", 3).await;
 
